@@ -1,0 +1,1 @@
+"""Alembic environment, shipped inside the wheel as `todo_cli.migrations`."""

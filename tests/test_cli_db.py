@@ -1,0 +1,92 @@
+"""`todo --version` and `todo db …`, through the real command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib.metadata import version
+
+import pytest
+from typer.testing import CliRunner
+
+from todo_cli import __version__
+from todo_cli.cli import app
+from todo_cli.config import DatabaseURL, get_settings
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    get_settings.cache_clear()
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_version_matches_the_installed_distribution() -> None:
+    assert __version__ == version("todo-cli")
+    code, out, _ = invoke("--version")
+    assert (code, out) == (0, f"todo {__version__}\n")
+
+
+def test_upgrade_current_downgrade(
+    new_database: Callable[[str], DatabaseURL], backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = new_database(backend)
+    monkeypatch.setenv("TODO_DATABASE_URL", url.reveal())
+
+    code, out, _ = invoke("db", "current", "--json")
+    assert code == 0 and json.loads(out)["revision"] is None
+
+    for _ in range(2):
+        code, out, err = invoke("db", "upgrade")
+        assert (code, err) == (0, "")
+        assert "revision 0001 (up to date)" in out
+
+    code, out, _ = invoke("db", "current", "--json")
+    assert json.loads(out) == {"revision": "0001", "head": "0001", "database": url.masked}
+
+    code, out, _ = invoke("db", "downgrade", "base")
+    assert code == 0 and "revision none" in out
+
+
+def test_bad_revision_is_exit_2_with_one_sentence(
+    new_database: Callable[[str], DatabaseURL], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TODO_DATABASE_URL", new_database("sqlite").reveal())
+    code, out, err = invoke("db", "upgrade", "nosuchrev")
+    assert code == 2 and out == ""
+    assert err.startswith("Error: ") and err.count("\n") == 1 and "nosuchrev" in err
+
+
+def test_unreachable_database_is_exit_5_without_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TODO_DATABASE_URL", "postgresql://me:hunter2@127.0.0.1:9/todo")
+    monkeypatch.setenv("TODO_CONNECT_TIMEOUT", "0.5")
+    code, out, err = invoke("db", "upgrade")
+    assert code == 5 and out == ""
+    assert err.startswith("Error: Cannot reach the database at postgresql+psycopg://me:***@")
+    assert "hunter2" not in err and "Traceback" not in err
+
+    code, _, err = invoke("db", "current", "--json")
+    body = json.loads(err)
+    assert code == 5 and body["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "hunter2" not in err
+
+
+def test_percent_in_the_password_works(
+    new_database: Callable[[str], DatabaseURL], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alembic's ini parser would choke on '%'; the URL never goes through it."""
+    url = new_database("postgresql")
+    with_password = url.reveal().replace("postgres@", "postgres:100%25sure%%@", 1)
+    monkeypatch.setenv("TODO_DATABASE_URL", with_password)
+    code, out, err = invoke("db", "upgrade")
+    assert (code, err) == (0, ""), err
+    assert "100%" not in out
+
+
+def test_db_without_subcommand_shows_help() -> None:
+    code, out, _ = invoke("db")
+    assert "upgrade" in out and "downgrade" in out and "current" in out
+    assert code in (0, 2)

@@ -1,0 +1,57 @@
+"""A non-editable install in a fresh virtualenv runs its own migrations.
+
+This is what an admin does: `pip install .`, then `todo db upgrade` from anywhere. It
+proves that the Alembic environment ships inside the wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from todo_cli.config import DatabaseURL
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(REPO)],
+        check=True,
+        cwd=venv,
+    )
+    return venv / "bin" / "todo"
+
+
+def test_installed_todo_upgrades_an_empty_database_twice_from_outside_the_repo(
+    installed: Path, new_database: Callable[[str], DatabaseURL], backend: str, tmp_path: Path
+) -> None:
+    url = new_database(backend)
+    env = {**os.environ, "TODO_DATABASE_URL": url.reveal()}
+    for _ in range(2):
+        done = subprocess.run(
+            [str(installed), "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert (done.returncode, done.stderr) == (0, "")
+        assert "revision 0001 (up to date)" in done.stdout
+
+    where = subprocess.run(
+        [
+            str(installed.parent / "python"),
+            "-c",
+            "import todo_cli.migrations as m; print(m.__file__)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert str(REPO) not in where and "site-packages" in where

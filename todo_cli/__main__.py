@@ -1,0 +1,3 @@
+from todo_cli.cli import main
+
+main()

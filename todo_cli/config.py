@@ -1,0 +1,207 @@
+"""Settings from the environment (and `.env`), and the database URL rules of SPEC → Storage.
+
+Nothing here runs at import time; `get_settings()` reads the environment once and caches
+the result (tests call `get_settings.cache_clear()`). The database URL is held in a
+`DatabaseURL`, whose `str()` and `repr()` mask the password, so that the secret can only
+reach the driver, never a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from todo_cli.errors import ConfigError
+
+APP_NAME = "todo"
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
+_MASK = "***"
+
+
+class Settings(BaseSettings):
+    """Every `TODO_*` variable; `.env.example` and the README document each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TODO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TODO_DATABASE_URL", "DATABASE_URL"),
+        description="Database URL; unset means the embedded SQLite file.",
+    )
+    database_url_direct: SecretStr | None = Field(
+        default=None,
+        description="Direct (unpooled) URL for migrations; derived from the pooled one if unset.",
+    )
+    database_pooler: bool | None = Field(
+        default=None,
+        description="Whether a transaction-mode pooler sits in front of PostgreSQL; "
+        "unset means: yes when the host name contains '-pooler' (Neon).",
+    )
+    connect_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds allowed for connecting, retries with backoff included.",
+    )
+    user: str | None = Field(default=None, description="Acting user (name or UUID).")
+    debug: bool = Field(default=False, description="Show tracebacks for unexpected errors.")
+    api_secret: SecretStr | None = Field(
+        default=None, description="HS256 signing secret for API tokens (at least 32 bytes)."
+    )
+
+    def db_url(self) -> DatabaseURL:
+        """The URL the application connects with (pooled, on Neon)."""
+        if self.database_url is None:
+            return DatabaseURL.parse(default_sqlite_url(), pooler=False)
+        return DatabaseURL.parse(self.database_url.get_secret_value(), pooler=self.database_pooler)
+
+    def migration_url(self) -> DatabaseURL:
+        """The URL migrations run on: the direct endpoint, never a transaction pooler."""
+        if self.database_url_direct is not None:
+            return DatabaseURL.parse(self.database_url_direct.get_secret_value(), pooler=False)
+        return self.db_url().direct()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        raise ConfigError(f"TODO_{field.upper()} is invalid: {first['msg']}.") from None
+
+
+def default_sqlite_url() -> str:
+    """The embedded database: a file in the platform's user data directory."""
+    from platformdirs import user_data_path
+
+    return f"sqlite:///{user_data_path(APP_NAME, appauthor=False) / 'todo.db'}"
+
+
+@dataclass(frozen=True, repr=False)
+class DatabaseURL:
+    """A normalised database URL whose password never leaves through `str`/`repr`."""
+
+    _url: str
+    backend: Literal["sqlite", "postgresql"]
+    pooler: bool
+
+    @classmethod
+    def parse(cls, raw: str, *, pooler: bool | None = None) -> DatabaseURL:
+        """Normalise a pasted URL: plain `postgres(ql)://` gets the psycopg 3 driver.
+
+        Query options (`sslmode`, `channel_binding`, …) are kept verbatim; they reach
+        libpq through the driver.
+        """
+        raw = raw.strip()
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            raise ConfigError(
+                f"The database URL {_mask_unparsed(raw)!r} is not a valid URL."
+            ) from None
+        scheme = parts.scheme.lower()
+        if scheme in _SQLITE_SCHEMES:
+            if parts.netloc:
+                raise ConfigError(
+                    f"The SQLite URL {_mask(raw)!r} has a host part; "
+                    "use sqlite:///relative/path.db or sqlite:////absolute/path.db."
+                )
+            # Not through urlunsplit: it would fold the '//' of an absolute path.
+            return cls("sqlite://" + raw.split("://", 1)[1], "sqlite", False)
+        if scheme in _POSTGRES_SCHEMES:
+            if not parts.hostname and "host=" not in parts.query:
+                raise ConfigError(
+                    f"The database URL {_mask(raw)!r} names no host; "
+                    "expected postgresql://USER:PASSWORD@HOST/DBNAME."
+                )
+            url = urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+            if pooler is None:
+                pooler = "-pooler" in (parts.hostname or "")
+            return cls(url, "postgresql", pooler)
+        raise ConfigError(
+            f"The database URL {_mask(raw)!r} is not supported; "
+            "use postgresql://… or sqlite:///PATH."
+        )
+
+    def reveal(self) -> str:
+        """The real URL, for the driver only."""
+        return self._url
+
+    @cached_property
+    def masked(self) -> str:
+        return _mask(self._url)
+
+    @property
+    def password(self) -> str | None:
+        password = urlsplit(self._url).password
+        return unquote(password) if password else None
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file, or None for an in-memory SQLite database."""
+        if self.backend != "sqlite":
+            return None
+        path = urlsplit(self._url).path
+        # sqlite:///relative.db → "/relative.db"; sqlite:////abs.db → "//abs.db"
+        path = path[1:] if path.startswith("/") else path
+        return Path(path) if path and path != ":memory:" else None
+
+    def direct(self) -> DatabaseURL:
+        """The same database without Neon's pooler (`-pooler` removed from the host)."""
+        if self.backend != "postgresql":
+            return self
+        parts = urlsplit(self._url)
+        netloc = parts.netloc
+        host = parts.hostname or ""
+        if "-pooler" in host:
+            netloc = netloc.replace(host, host.replace("-pooler", "", 1), 1)
+        return DatabaseURL(urlunsplit(parts._replace(netloc=netloc)), "postgresql", False)
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __repr__(self) -> str:
+        return f"DatabaseURL({self.masked!r})"
+
+
+def _mask(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.password is None:
+        return raw
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{_MASK}@{hostinfo}"))
+
+
+def _mask_unparsed(raw: str) -> str:
+    """Best-effort masking for a URL too malformed to parse: drop all user info."""
+    scheme, sep, rest = raw.partition("://")
+    if "@" in rest:
+        rest = f"{_MASK}@{rest.rpartition('@')[2]}"
+    return f"{scheme}{sep}{rest}"
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Remove every given secret (raw and percent-encoded forms) from a message."""
+    for secret in secrets:
+        if secret:
+            for form in {secret, quote(secret, safe=""), quote(secret)}:
+                text = text.replace(form, _MASK)
+    return text

@@ -1,0 +1,304 @@
+"""Engines, sessions, the schema-version check and the migration commands.
+
+SQLAlchemy, the driver and Alembic are imported inside the functions that need them, so
+importing this module costs nothing: `todo --help` never pays for a database.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from todo_cli.config import DatabaseURL, redact
+from todo_cli.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    SchemaOutOfDate,
+    TodoError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+    from sqlmodel import Session
+
+# Every Alembic revision in order, oldest first; the last is the head this code needs.
+# Checking the schema means reading one row of `alembic_version` and comparing it with
+# this tuple, which is much cheaper than loading Alembic. A test keeps it in step with
+# the migration scripts.
+SCHEMA_REVISIONS: tuple[str, ...] = ("0001",)
+HEAD_REVISION = SCHEMA_REVISIONS[-1]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connection failures worth another attempt: no answer at all, or a server that is
+# starting, stopping or full (a Neon compute waking up). libpq reports connection
+# failures as text without a SQLSTATE, so the server's answer is recognised by its words.
+_RETRYABLE_SQLSTATES = {"57P03", "53300", "53400"}
+_RETRYABLE_ANSWERS = (
+    "starting up",
+    "shutting down",
+    "in recovery mode",
+    "not yet accepting connections",
+    "too many connections",
+    "remaining connection slots",
+    "compute",  # Neon's proxy while the compute wakes ("could not connect to compute…")
+)
+
+
+def make_engine(
+    url: DatabaseURL,
+    *,
+    connect_timeout: float = 5.0,
+    migrating: bool = False,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+) -> Engine:
+    """An engine tuned for the backend.
+
+    SQLite: WAL, foreign keys enforced (except while migrating, when batch mode copies
+    and drops tables and must not cascade), a busy timeout, and `BEGIN IMMEDIATE`, so
+    that concurrent writers queue on the lock instead of failing with "database is
+    locked" when a read transaction tries to become a write.
+
+    PostgreSQL: `pool_pre_ping`, a connect timeout, and connection attempts retried with
+    backoff for up to `connect_timeout` seconds in all (a Neon compute that scaled to
+    zero takes a moment to wake). Behind a transaction-mode pooler, psycopg never
+    prepares statements server-side, because the next transaction may run on another
+    server connection.
+    """
+    from sqlalchemy import create_engine, event
+
+    if url.backend == "sqlite":
+        path = url.sqlite_path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url.reveal(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions start in "begin" below
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA foreign_keys = {'OFF' if migrating else 'ON'}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    connect_args: dict[str, Any] = {"application_name": "todo"}
+    if url.pooler:
+        connect_args["prepare_threshold"] = None
+    engine = create_engine(
+        url.reveal(),
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=max(connect_timeout, 1.0),
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_with_retry(
+        dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        def attempt(timeout: int) -> Any:
+            # A connect_timeout given in the URL itself wins over ours.
+            return dialect.connect(*cargs, **{"connect_timeout": timeout, **cparams})
+
+        return _retrying(attempt, budget=connect_timeout)
+
+    return engine
+
+
+def _retrying(connect: Callable[[int], Any], *, budget: float) -> Any:
+    """Call `connect(timeout)` until it succeeds or `budget` seconds have passed.
+
+    Only failures that another attempt could cure are retried; a wrong password or a
+    missing database fails at once.
+    """
+    import psycopg
+
+    deadline = time.monotonic() + budget
+    delay = 0.1
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            # libpq counts whole seconds and treats anything below 2 as 2.
+            return connect(max(2, math.ceil(remaining)))
+        except psycopg.OperationalError as exc:
+            if not _worth_retrying(exc) or time.monotonic() + delay >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def _worth_retrying(exc: Exception) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _RETRYABLE_SQLSTATES
+    message = str(exc)
+    if "FATAL:" not in message and "ERROR:" not in message:
+        # No answer from a server: refused, timed out, unreachable. A host name that
+        # does not resolve is a typo, not a cold start.
+        return "translate host name" not in message
+    return any(answer in message for answer in _RETRYABLE_ANSWERS)
+
+
+def make_session_factory(engine: Engine) -> Callable[[], Session]:
+    """Sessions whose objects stay readable after commit (entry points render them)."""
+    from sqlalchemy.orm import sessionmaker
+    from sqlmodel import Session
+
+    return sessionmaker(engine, class_=Session, expire_on_commit=False)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision recorded in the database, or None if it has no schema."""
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise `SchemaOutOfDate` unless the database is at the revision this code needs."""
+    revision = current_revision(engine)
+    if revision == HEAD_REVISION:
+        return
+    if revision is None:
+        raise SchemaOutOfDate("The database has no todo schema yet; run `todo db upgrade`.")
+    if revision in SCHEMA_REVISIONS:
+        raise SchemaOutOfDate(
+            f"The database schema is at revision {revision} but this todo needs "
+            f"{HEAD_REVISION}; run `todo db upgrade`."
+        )
+    raise SchemaOutOfDate(
+        f"The database schema (revision {revision}) is newer than this todo knows; upgrade todo."
+    )
+
+
+def ensure_schema(engine: Engine, url: DatabaseURL) -> None:
+    """Check the schema; an embedded SQLite database is brought to the head instead.
+
+    A local SQLite file belongs to the person running `todo`, so creating or upgrading
+    it is what they expect. PostgreSQL is shared: nothing is created implicitly there.
+    """
+    try:
+        check_schema(engine)
+    except SchemaOutOfDate:
+        if url.backend != "sqlite" or current_revision(engine) not in (None, *SCHEMA_REVISIONS):
+            raise
+        upgrade(url)
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def migrations_dir() -> Path:
+    return Path(str(files("todo_cli.migrations")))
+
+
+def _alembic_config(url: DatabaseURL, connection: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    # ConfigParser interpolates '%'; the path is escaped, and the URL (which may hold
+    # a '%' in its password) never goes through the parser at all.
+    config.set_main_option("script_location", str(migrations_dir()).replace("%", "%%"))
+    config.attributes["url"] = url
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _migration_connection(url: DatabaseURL, connect_timeout: float) -> Iterator[Connection]:
+    engine = make_engine(url, connect_timeout=connect_timeout, migrating=True)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _revision_errors() -> Iterator[None]:
+    """Alembic's complaint about a revision argument is a usage error, not a crash."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        raise ValidationError(f"{str(exc).rstrip('.')}.", details={"field": "revision"}) from None
+
+
+def upgrade(url: DatabaseURL, revision: str = "head", *, connect_timeout: float = 5.0) -> None:
+    """Bring the schema to `revision` in one transaction; running it twice is harmless."""
+    from alembic import command
+
+    with _migration_connection(url, connect_timeout) as connection, _revision_errors():
+        command.upgrade(_alembic_config(url, connection), revision)
+
+
+def downgrade(url: DatabaseURL, revision: str, *, connect_timeout: float = 5.0) -> None:
+    from alembic import command
+
+    with _migration_connection(url, connect_timeout) as connection, _revision_errors():
+        command.downgrade(_alembic_config(url, connection), revision)
+
+
+def check_models_match(url: DatabaseURL, *, connect_timeout: float = 5.0) -> None:
+    """Raise if the models and the migrated schema differ (`alembic check`)."""
+    from alembic import command
+
+    with _migration_connection(url, connect_timeout) as connection:
+        command.check(_alembic_config(url, connection))
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def database_error(exc: BaseException, url: DatabaseURL) -> TodoError | None:
+    """The user-facing error for a database failure, or None if it is a bug.
+
+    The driver's message is cut to its first line and stripped of the password.
+    """
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, TodoError):
+        return exc
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    original = exc.orig if exc.orig is not None else exc
+    lines = str(original).strip().splitlines()
+    reason = redact(lines[0] if lines else type(original).__name__, url.password).rstrip(".")
+    if url.backend == "sqlite":
+        if "locked" in reason or "busy" in reason:
+            return DatabaseUnavailable(
+                "The database is busy (another todo is writing to it); try again."
+            )
+        if "unable to open" in reason:
+            return ConfigError(f"Cannot open the database file {url.masked}: {reason}.")
+        if "no such table" in reason:
+            return SchemaOutOfDate("The database has no todo schema yet; run `todo db upgrade`.")
+        return None
+    sqlstate: str | None = getattr(original, "sqlstate", None)
+    if exc.connection_invalidated or sqlstate is None or sqlstate[:2] in {"08", "53", "57"}:
+        return DatabaseUnavailable(f"Cannot reach the database at {url.masked}: {reason}.")
+    if sqlstate in {"42P01", "42703"}:  # undefined table / column
+        return SchemaOutOfDate(
+            f"The database schema is missing or out of date ({reason}); run `todo db upgrade`."
+        )
+    return None

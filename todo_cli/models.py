@@ -1,0 +1,161 @@
+"""Tables (SPEC → Data model) and the public shapes derived from them.
+
+`user_id` leads every key and index of `tasks`, so a user's rows are one index range and
+the table can later be distributed by `user_id` without a schema change. The schema
+itself is created by the Alembic migrations; a test checks that they agree with this file.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ConfigDict
+from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint, func
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Constraint names are part of the schema: Alembic needs them to alter or drop a
+# constraint later, and on SQLite (batch mode) it cannot do so without a name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+TITLE_MAX_LENGTH = 255
+USER_NAME_MAX_LENGTH = 64
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is stored in UTC and always comes back timezone-aware.
+
+    PostgreSQL keeps the offset (`timestamptz`); SQLite has no such type, so the value
+    is stored as naive UTC text and the UTC offset is put back on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=USER_NAME_MAX_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # The last task number handed out to this user. Incrementing it under the row lock
+    # gives each new task a number that no concurrent create and no deleted task ever had.
+    last_task_number: int = Field(default=0, nullable=False)
+
+
+# Names are unique regardless of case ("Alice" and "alice" are one user).
+Index("uq_users_name_lower", func.lower(User.__table__.c.name), unique=True)  # type: ignore[attr-defined]
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("user_id", "number"),
+        Index(None, "user_id", "created_at"),
+    )
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    number: int = Field(nullable=False)
+    title: str = Field(max_length=TITLE_MAX_LENGTH, nullable=False)
+    description: str | None = Field(default=None, sa_type=Text, nullable=True)
+    is_completed: bool = Field(default=False, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    version: int = Field(default=1, nullable=False)
+
+
+def isoformat(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, the same on every backend."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def task_to_json(task: Task) -> dict[str, Any]:
+    """SPEC's JSON form of a task; fields are added over time, never renamed or removed."""
+    return {
+        "id": str(task.id),
+        "user_id": str(task.user_id),
+        "number": task.number,
+        "title": task.title,
+        "description": task.description,
+        "is_completed": task.is_completed,
+        "version": task.version,
+        "created_at": isoformat(task.created_at),
+        "updated_at": isoformat(task.updated_at),
+    }
+
+
+def user_to_json(user: User) -> dict[str, Any]:
+    return {"id": str(user.id), "name": user.name, "created_at": isoformat(user.created_at)}
+
+
+class _Strict(SQLModel):
+    """Input shapes reject unknown fields instead of silently dropping them."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class TaskCreate(_Strict):
+    title: str
+    description: str | None = None
+
+
+class TaskReplace(_Strict):
+    """A full replacement (HTTP PUT): omitted optional fields go back to their defaults."""
+
+    title: str
+    description: str | None = None
+    is_completed: bool = False
+
+
+class TaskUpdate(_Strict):
+    """A partial update (HTTP PATCH, `todo edit`): only the fields given change."""
+
+    title: str | None = None
+    description: str | None = None
+    is_completed: bool | None = None
+
+
+class TaskPublic(SQLModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    number: int
+    title: str
+    description: str | None
+    is_completed: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPublic(SQLModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
