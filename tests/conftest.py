@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tests.servers import PgBouncer, PrivatePostgres, pg_binary
 from todo_cli import db
 from todo_cli.config import DatabaseURL, get_settings
 
@@ -204,3 +205,38 @@ def use_database(
     monkeypatch.setenv("TODO_DATABASE_URL", database_url.reveal())
     get_settings.cache_clear()
     return database_url
+
+
+# --- servers the reliability tests start themselves --------------------------------------
+
+
+def _require_tool(name: str, found: bool) -> None:
+    if not found:
+        message = f"{name} is not installed (CI installs it: see .ci/run)"
+        if postgres_required():
+            pytest.fail(f"{message} and TODO_REQUIRE_POSTGRES=1", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_server: PostgresServer) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the test server (Neon's pooler)."""
+    import shutil
+
+    _require_tool(
+        "pgbouncer", bool(shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists())
+    )
+    bouncer = PgBouncer(psycopg.conninfo.conninfo_to_dict(postgres_server.conninfo))  # type: ignore[arg-type]
+    bouncer.start()
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def private_postgres(postgres_server: PostgresServer) -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of this run's own, which fault tests may stop and start."""
+    _require_tool("PostgreSQL server binaries (initdb, pg_ctl)", pg_binary("initdb") is not None)
+    cluster = PrivatePostgres()
+    cluster.start()
+    yield cluster
+    cluster.destroy()

@@ -9,7 +9,7 @@ from importlib.metadata import version
 import pytest
 from typer.testing import CliRunner
 
-from todo_cli import __version__
+from todo_cli import __version__, db
 from todo_cli.cli import app
 from todo_cli.config import DatabaseURL, get_settings
 
@@ -40,10 +40,11 @@ def test_upgrade_current_downgrade(
     for _ in range(2):
         code, out, err = invoke("db", "upgrade")
         assert (code, err) == (0, "")
-        assert "revision 0001 (up to date)" in out
+        assert f"revision {db.HEAD_REVISION} (up to date)" in out
 
     code, out, _ = invoke("db", "current", "--json")
-    assert json.loads(out) == {"revision": "0001", "head": "0001", "database": url.masked}
+    head = db.HEAD_REVISION
+    assert json.loads(out) == {"revision": head, "head": head, "database": url.masked}
 
     code, out, _ = invoke("db", "downgrade", "base")
     assert code == 0 and "revision none" in out

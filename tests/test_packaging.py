@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from todo_cli import db
 from todo_cli.config import DatabaseURL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def test_installed_todo_upgrades_an_empty_database_twice_from_outside_the_repo(
             [str(installed), "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True
         )
         assert (done.returncode, done.stderr) == (0, "")
-        assert "revision 0001 (up to date)" in done.stdout
+        assert f"revision {db.HEAD_REVISION} (up to date)" in done.stdout
 
     where = subprocess.run(
         [

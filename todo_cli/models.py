@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, DateTime, Dialect, Index, Text, UniqueConstraint, func
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -79,6 +79,9 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("user_id", "number"),
         Index(None, "user_id", "created_at"),
+        CheckConstraint("number >= 1", name="number_positive"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(f"length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="title_length"),
     )
 
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
