@@ -157,16 +157,16 @@ def run(opts: Options) -> dict[str, Any]:
         if tools["hyperfine"]:
             log("hyperfine cross-check of the floors and read-only commands")
             hf_env = dict(env0)
-            commands = [(n, " ".join(_quote(a) for a in argv)) for n, argv in FLOORS.items()]
-            commands.append(("todo --help", f"{TODO} --help"))
+            hf_commands = [(n, " ".join(_quote(a) for a in argv)) for n, argv in FLOORS.items()]
+            hf_commands.append(("todo --help", f"{TODO} --help"))
             if "task100" in loaded:
                 hf_env.update(loaded["task100"].env)
-                commands.append(("task next · 100", "task next"))
+                hf_commands.append(("task next · 100", "task next"))
             if "todotxt100" in loaded:
                 cfg = loaded["todotxt100"].home / "config"
-                commands.append(("todo-txt ls · 100", f"todo-txt -d {cfg} -p ls"))
+                hf_commands.append(("todo-txt ls · 100", f"todo-txt -d {cfg} -p ls"))
             cross = hyperfine_rounds(
-                commands, rounds=opts.pick(3, 1), runs=opts.pick(5, 3), env=hf_env, cwd=cwd
+                hf_commands, rounds=opts.pick(3, 1), runs=opts.pick(5, 3), env=hf_env, cwd=cwd
             )
         data = {
             "runs": runs,

@@ -288,14 +288,18 @@ def pg_settings() -> dict[str, str]:
     names = ("shared_buffers", "max_connections", "work_mem", "synchronous_commit", "jit")
     try:
         with pg_admin() as conn:
-            return {n: str(conn.execute(f"SHOW {n}").fetchone()[0]) for n in names}  # type: ignore[index]
+            rows = {n: conn.execute(f"SHOW {n}").fetchone() for n in names}
+            return {n: str(row[0]) for n, row in rows.items() if row}
     except Exception:
         return {}
 
 
 def pg_database_exists(name: str) -> bool:
     with pg_admin() as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            is not None
+        )
 
 
 def pg_drop(name: str) -> None:
@@ -303,7 +307,9 @@ def pg_drop(name: str) -> None:
 
     assert name.startswith(DB_PREFIX), name
     with pg_admin() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def pg_copy_database(template: str, name: str) -> str:

@@ -281,7 +281,10 @@ def pg_template(spec: DatasetSpec, seed: int) -> str:
                 sql.Identifier(building), sql.Identifier(name)
             )
         )
-    log(f"generated PostgreSQL {spec.name} ({spec.tasks:,} tasks) in {time.monotonic() - started:.1f}s")
+    log(
+        f"generated PostgreSQL {spec.name} ({spec.tasks:,} tasks)"
+        f" in {time.monotonic() - started:.1f}s"
+    )
     return name
 
 

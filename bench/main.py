@@ -66,7 +66,9 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
     )
     parser.add_argument("--api-workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--api-duration", type=float, help="seconds of the wrk mixed run")
-    parser.add_argument("--no-auth", action="store_true", help="no bearer tokens (server --no-auth)")
+    parser.add_argument(
+        "--no-auth", action="store_true", help="no bearer tokens (server --no-auth)"
+    )
     parser.add_argument(
         "--keep-db", action="store_true", help="keep the PostgreSQL working copies after the run"
     )

@@ -32,6 +32,10 @@ class Case:
     cwd: str | None = None
     prepare: Callable[[int], None] | None = None
     labels: dict[str, Any] = field(default_factory=dict)
+    # Peak RSS through GNU time (a small forker): Linux carries the spawning process's
+    # high-water mark over a fork + exec into the child's ru_maxrss, so wait4's figure
+    # from a big parent (this harness) is inflated. Latency cases leave this off.
+    rss_file: str | None = None
 
 
 def fixed(*argv: str) -> ArgvFactory:
@@ -62,6 +66,8 @@ def _spawn(case: Case, i: int) -> tuple[float, int, int]:
     if case.prepare is not None:
         case.prepare(i)
     argv = case.argv(i)
+    if case.rss_file is not None:
+        argv = ["/usr/bin/time", "-f", "%M", "-o", case.rss_file, *argv]
     start = time.perf_counter_ns()
     proc = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=case.env, cwd=case.cwd
@@ -69,7 +75,11 @@ def _spawn(case: Case, i: int) -> tuple[float, int, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = (time.perf_counter_ns() - start) / 1e6
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss, proc.returncode
+    rss = usage.ru_maxrss
+    if case.rss_file is not None:
+        lines = Path(case.rss_file).read_text().split()
+        rss = int(lines[-1]) if lines and lines[-1].isdigit() else -1
+    return elapsed, rss, proc.returncode
 
 
 def _probe(case: Case, i: int) -> str | None:
@@ -89,8 +99,12 @@ def _probe(case: Case, i: int) -> str | None:
         return f"{type(exc).__name__}: {exc}"
     if done.returncode == 0:
         return None
-    lines = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
-    reason = lines[-1].strip() if lines else ""
+    text = (done.stderr or done.stdout).decode(errors="replace")
+    # Rich draws usage errors in a box; keep the words.
+    lines = [ln.strip(" │╭╮╰╯─\t") for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln]
+    pick = [ln for ln in lines if "rror" in ln or "No such" in ln or "not " in ln]
+    reason = (pick or lines or [""])[-1]
     return f"exit {done.returncode}: {reason[:160]}"
 
 
