@@ -241,7 +241,7 @@ def _todo_txt_version() -> str | None:
     if shutil.which("todo-txt") is None:
         return None
     done = subprocess.run(["todo-txt", "-V"], capture_output=True, text=True, check=False)
-    match = re.search(r"version\s+(\S+)", done.stdout + done.stderr, re.IGNORECASE)
+    match = re.search(r"(?:version\s+|Interface v)(\S+)", done.stdout + done.stderr, re.IGNORECASE)
     return match.group(1) if match else None
 
 

@@ -42,7 +42,9 @@ class State:
     mode: str
     rng: random.Random
     created: list[tuple[str, str]] = field(default_factory=list)
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = field(
+        default_factory=list
+    )
     open_connections: int = 0
     max_connections: int = 0
     latencies_ms: list[float] = field(default_factory=list)
@@ -122,17 +124,41 @@ async def _exchange(
     return status, body, keep
 
 
+# Servers close idle keep-alive connections (uvicorn after 5 s); a browser or HTTP library
+# would not reuse one that old, and neither do we.
+MAX_IDLE_S = 4.0
+
+
+def _take_idle(state: State) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    now = time.perf_counter()
+    while state.idle:
+        reader, writer, since = state.idle.pop()
+        if now - since < MAX_IDLE_S and not reader.at_eof():
+            return reader, writer
+        _close(state, (reader, writer))
+    return None
+
+
 async def _one(state: State, port: int, due: float, timeout: float) -> None:
     request = _request(state)
     state.send_lag_ms.append((time.perf_counter() - due) * 1000)
-    conn = state.idle.pop() if state.idle else None
+    conn = _take_idle(state)
     try:
         async with asyncio.timeout(timeout):
+            status = 0
+            if conn is not None:
+                try:
+                    status, body, keep = await _exchange(conn[0], conn[1], request)
+                except (OSError, asyncio.IncompleteReadError):
+                    # The server closed it while idle (a keep-alive race): one new
+                    # connection, as HTTP clients do.
+                    _close(state, conn)
+                    conn = None
             if conn is None:
                 state.open_connections += 1
                 state.max_connections = max(state.max_connections, state.open_connections)
                 conn = await asyncio.open_connection("127.0.0.1", port)
-            status, body, keep = await _exchange(conn[0], conn[1], request)
+                status, body, keep = await _exchange(conn[0], conn[1], request)
     except TimeoutError:
         state.errors["timeout"] += 1
         _close(state, conn)
@@ -148,7 +174,7 @@ async def _one(state: State, port: int, due: float, timeout: float) -> None:
         if found_id and found_user and found_user.group(1).decode() in state.tokens:
             state.created.append((found_user.group(1).decode(), found_id.group(1).decode()))
     if keep:
-        state.idle.append(conn)
+        state.idle.append((conn[0], conn[1], time.perf_counter()))
     else:
         _close(state, conn)
 
@@ -181,8 +207,8 @@ async def run(
         for task in pending:
             task.cancel()
     elapsed = time.perf_counter() - start
-    for conn in state.idle:
-        conn[1].close()
+    for _reader, writer, _since in state.idle:
+        writer.close()
     errors = sum(state.errors.values()) + sum(n for s, n in state.statuses.items() if s >= 400)
     errors += unfinished
     return {

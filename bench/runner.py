@@ -51,7 +51,7 @@ class Measured:
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.case.name, **self.case.labels}
-        data["command"] = " ".join(self.case.argv(0))
+        data["argv"] = " ".join(self.case.argv(0))
         if self.error is not None:
             data["error"] = self.error
             return data

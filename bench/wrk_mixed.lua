@@ -4,7 +4,8 @@
 --   10% delete of a task this thread created (a create when it has none), across many
 --   users, each request with that user's bearer token;
 -- mode "get": GET of a random existing task; mode "bare": GET /bare (the ceiling).
--- THINK_MS > 0 adds an exponential think time between a connection's requests.
+-- THINK_MS > 0 adds a think time between a connection's requests, uniform in
+-- [0, 2 × THINK_MS]: never past uvicorn's 5 s keep-alive, which wrk would count as errors.
 -- done() prints one line "BENCH_JSON {...}" with counts, errors and latency percentiles.
 
 local DATA = "@DATA@"
@@ -86,7 +87,7 @@ end
 
 if THINK_MS > 0 then
    function delay()
-      return math.floor(-THINK_MS * math.log(1 - math.random()))
+      return math.random(0, 2 * THINK_MS)
    end
 end
 
