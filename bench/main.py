@@ -1,0 +1,142 @@
+"""`bench/run` / `python -m bench`: run the sections, then write docs/performance.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import (
+    REPORT_PATH,
+    Options,
+    load_result,
+    log,
+    machine_info,
+    pg_available,
+    pg_bench_databases,
+    pg_drop,
+    pg_settings,
+    raise_nofile_limit,
+    save_result,
+    versions,
+)
+
+SECTIONS = ("cli", "service", "api", "memory")
+
+
+def _section(name: str) -> Callable[[Options], dict[str, Any]]:
+    if name == "cli":
+        from bench import cli_latency
+
+        return cli_latency.run
+    if name == "service":
+        from bench import service_bench
+
+        return service_bench.run
+    if name == "api":
+        from bench import api_bench
+
+        return api_bench.run
+    from bench import memory
+
+    return memory.run
+
+
+def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
+    parser = argparse.ArgumentParser(
+        prog="bench/run",
+        description="Run todo's benchmarks and write docs/performance.md.",
+    )
+    parser.add_argument("--quick", action="store_true", help="few runs, small large data set")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); the report keeps the others' last results",
+    )
+    parser.add_argument("--runs", type=int, help="runs per CLI case / calls per service op")
+    parser.add_argument(
+        "--api-cmd",
+        help="server command; {host} {port} {workers} are filled in "
+        "(default: `todo serve` if it exists, else the stand-in app)",
+    )
+    parser.add_argument("--api-workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--api-duration", type=float, help="seconds of the wrk mixed run")
+    parser.add_argument(
+        "--no-auth", action="store_true", help="no bearer tokens (server --no-auth)"
+    )
+    parser.add_argument(
+        "--keep-db", action="store_true", help="keep the PostgreSQL working copies after the run"
+    )
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="drop every todo_bench_* database (cached templates too) and exit",
+    )
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report and exit")
+    parser.add_argument("--seed", type=int, default=20261127)
+    args = parser.parse_args(argv)
+    opts = Options(
+        quick=args.quick,
+        no_auth=args.no_auth,
+        runs=args.runs,
+        api_cmd=args.api_cmd,
+        api_workers=args.api_workers,
+        api_duration=args.api_duration,
+        keep_db=args.keep_db,
+        seed=args.seed,
+    )
+    return args, opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, opts = parse(argv)
+    if args.clean:
+        for name in pg_bench_databases() if pg_available() else []:
+            log(f"dropping {name}")
+            pg_drop(name)
+        return 0
+    if not args.report_only:
+        raise_nofile_limit()
+        started = time.monotonic()
+        meta = {
+            "machine": machine_info(),
+            "versions": versions(),
+            "pg_settings": pg_settings(),
+            "quick": opts.quick,
+        }
+        sections = args.only or list(SECTIONS)
+        failed = []
+        for name in sections:
+            log(f"=== section {name} ===")
+            t0 = time.monotonic()
+            try:
+                _section(name)(opts)
+            except Exception as exc:  # one broken section must not lose the others
+                traceback.print_exc()
+                failed.append(name)
+                save_result(name, {"error": f"{type(exc).__name__}: {exc}"})
+            seconds = round(time.monotonic() - t0, 1)
+            result = load_result(name) or {}
+            result.pop("section", None)
+            result.pop("finished_at", None)
+            save_result(name, {**result, "section_seconds": seconds})
+            log(f"=== section {name} took {seconds:.0f}s ===")
+        meta["sections_run"] = sections
+        meta["total_seconds"] = round(time.monotonic() - started, 1)
+        save_result("meta", meta)
+        if failed:
+            log(f"sections that failed: {', '.join(failed)}")
+    from bench import report
+
+    text = report.render()
+    REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    REPORT_PATH.write_text(text)
+    log(f"wrote {REPORT_PATH}")
+    if os.environ.get("BENCH_PRINT_JSON"):
+        print(json.dumps(load_result("meta"), indent=2))
+    return 0
