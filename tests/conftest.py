@@ -17,6 +17,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -26,7 +27,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from todo_cli import db
-from todo_cli.config import DatabaseURL, get_settings
+from todo_cli.config import DatabaseURL, Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -204,3 +208,25 @@ def use_database(
     monkeypatch.setenv("TODO_DATABASE_URL", database_url.reveal())
     get_settings.cache_clear()
     return database_url
+
+
+# --- API fixtures -----------------------------------------------------------------------
+# For tests/test_api_*.py. FastAPI is imported inside the fixtures, so the rest of the
+# suite does not depend on the `api` extra.
+
+
+@pytest.fixture
+def api_settings(database_url: DatabaseURL, engine: Engine) -> Settings:
+    """Settings for an API app on the backend's test database (emptied by `engine`)."""
+    return Settings(_env_file=None, database_url=database_url.reveal())
+
+
+@pytest.fixture
+def api_client(api_settings: Settings) -> Iterator[TestClient]:
+    """A client of a fresh app on the test database; the app's lifespan runs around it."""
+    from fastapi.testclient import TestClient
+
+    from todo_cli.api import create_app
+
+    with TestClient(create_app(api_settings)) as client:
+        yield client

@@ -71,8 +71,10 @@ def _root(
 
 def _register() -> None:
     from todo_cli.cli.db_commands import db_app
+    from todo_cli.cli.serve import serve
 
     app.add_typer(db_app, name="db")
+    app.command("serve")(serve)
 
 
 _register()
