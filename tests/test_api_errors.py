@@ -51,7 +51,9 @@ def alice(session: Session) -> User:
 # --- one body shape for every error ----------------------------------------------------------
 
 
-def _bad_requests(user: User) -> list[tuple[str, str, dict[str, Any], int, str]]:
+def _bad_requests(
+    user: User, bearer: Callable[[uuid.UUID], str]
+) -> list[tuple[str, str, dict[str, Any], int, str]]:
     tasks = f"/users/{user.id}/tasks"
     task = f"{tasks}/{uuid.uuid4()}"
     json_headers = {"Content-Type": "application/json"}
@@ -71,7 +73,22 @@ def _bad_requests(user: User) -> list[tuple[str, str, dict[str, Any], int, str]]
         ("POST", tasks, {"content": b"title=x"}, 400, "VALIDATION_ERROR"),
         ("POST", tasks, {"json": {"title": ""}}, 400, "VALIDATION_ERROR"),
         ("POST", tasks, {"json": {"title": "x", "bogus": 1}}, 400, "VALIDATION_ERROR"),
-        ("GET", "/users/xyz/tasks", {}, 400, "VALIDATION_ERROR"),
+        ("GET", "/users/xyz/tasks", {}, 401, "UNAUTHORIZED"),
+        ("GET", tasks, {"headers": {"Authorization": "Bearer nope"}}, 401, "UNAUTHORIZED"),
+        (
+            "GET",
+            "/users/xyz/tasks",
+            {"headers": {"Authorization": bearer(user.id)}},
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "GET",
+            f"/users/{uuid.uuid4()}/tasks",
+            {"headers": {"Authorization": bearer(user.id)}},
+            404,
+            "NOT_FOUND",
+        ),
         ("GET", f"{tasks}?limit=5000", {}, 400, "VALIDATION_ERROR"),
         ("PATCH", task, {"json": {}, "headers": {"If-Match": "v1"}}, 400, "VALIDATION_ERROR"),
         ("GET", task, {}, 404, "NOT_FOUND"),
@@ -79,8 +96,10 @@ def _bad_requests(user: User) -> list[tuple[str, str, dict[str, Any], int, str]]
     ]
 
 
-def test_no_error_has_fastapis_default_shape(api_client: TestClient, alice: User) -> None:
-    for method, url, kwargs, status, code in _bad_requests(alice):
+def test_no_error_has_fastapis_default_shape(
+    api_client: TestClient, alice: User, token_for: Callable[[uuid.UUID], str]
+) -> None:
+    for method, url, kwargs, status, code in _bad_requests(alice, token_for):
         response = api_client.request(method, url, **kwargs)
         assert_error_body(response, status, code)
         assert '"detail"' not in response.text, (method, url)
@@ -114,21 +133,28 @@ def test_405_lists_every_method_of_the_path_in_allow(api_client: TestClient, ali
 # --- the database cannot serve -----------------------------------------------------------------
 
 
-def test_unreachable_database_is_503_with_retry_after_and_no_internals() -> None:
+def test_unreachable_database_is_503_with_retry_after_and_no_internals(
+    api_secret: str, token_for: Callable[[uuid.UUID], str]
+) -> None:
     port = closed_port()
     settings = Settings(
         _env_file=None,
         database_url=f"postgresql://todo:{SECRET}@127.0.0.1:{port}/todo",
         connect_timeout=0.5,
+        api_secret=api_secret,
     )
+    user_id = uuid.uuid4()
+    token = {"Authorization": token_for(user_id)}
     # Creating (and starting) the app does not need the database.
     with TestClient(create_app(settings)) as client:
+        # Nor does refusing a request without a valid token.
+        assert_error_body(client.get(f"/users/{user_id}/tasks"), 401, "UNAUTHORIZED")
         for method, url, body in [
-            ("GET", f"/users/{uuid.uuid4()}/tasks", None),
-            ("POST", f"/users/{uuid.uuid4()}/tasks", {"title": "x"}),
-            ("PATCH", f"/users/{uuid.uuid4()}/tasks/{uuid.uuid4()}", {"title": "x"}),
+            ("GET", f"/users/{user_id}/tasks", None),
+            ("POST", f"/users/{user_id}/tasks", {"title": "x"}),
+            ("PATCH", f"/users/{user_id}/tasks/{uuid.uuid4()}", {"title": "x"}),
         ]:
-            response = client.request(method, url, json=body)
+            response = client.request(method, url, json=body, headers=token)
             error = assert_error_body(response, 503, "SERVICE_UNAVAILABLE")
             assert response.headers["Retry-After"] == "5"
             assert error["error"]["message"] == "The database is unavailable; try again shortly."
@@ -210,14 +236,20 @@ def proxy(postgres_url: DatabaseURL) -> Iterator[TcpProxy]:
 
 
 def test_the_api_answers_503_while_postgres_is_down_and_recovers_by_itself(
-    postgres_url: DatabaseURL, proxy: TcpProxy
+    postgres_url: DatabaseURL,
+    proxy: TcpProxy,
+    api_secret: str,
+    token_for: Callable[[uuid.UUID], str],
 ) -> None:
     parts = urlsplit(postgres_url.reveal())
     user = parts.netloc.rpartition("@")[0]
     through_proxy = urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}"))
-    settings = Settings(_env_file=None, database_url=through_proxy, connect_timeout=0.5)
-    url = f"/users/{uuid.uuid4()}/tasks"
-    with TestClient(create_app(settings)) as client:
+    settings = Settings(
+        _env_file=None, database_url=through_proxy, connect_timeout=0.5, api_secret=api_secret
+    )
+    user_id = uuid.uuid4()
+    url = f"/users/{user_id}/tasks"
+    with TestClient(create_app(settings), headers={"Authorization": token_for(user_id)}) as client:
         # Down at startup: the server still starts, and says 503.
         assert_error_body(client.get(url), 503, "SERVICE_UNAVAILABLE")
         proxy.start()
@@ -232,21 +264,25 @@ def test_the_api_answers_503_while_postgres_is_down_and_recovers_by_itself(
 
 def test_a_database_without_the_schema_is_503_naming_the_upgrade_command(
     new_database: Callable[[str], DatabaseURL],
+    api_secret: str,
+    token_for: Callable[[uuid.UUID], str],
 ) -> None:
     url = new_database("postgresql")
-    with TestClient(create_app(Settings(_env_file=None, database_url=url.reveal()))) as client:
-        response = client.get(f"/users/{uuid.uuid4()}/tasks")
+    settings = Settings(_env_file=None, database_url=url.reveal(), api_secret=api_secret)
+    user_id = uuid.uuid4()
+    with TestClient(create_app(settings), headers={"Authorization": token_for(user_id)}) as client:
+        response = client.get(f"/users/{user_id}/tasks")
         body = assert_error_body(response, 503, "SERVICE_UNAVAILABLE")
         assert "todo db upgrade" in body["error"]["message"]
         assert response.headers["Retry-After"] == "5"
         db.upgrade(url)  # the check is retried, not cached as a failure
-        assert_error_body(client.get(f"/users/{uuid.uuid4()}/tasks"), 404, "NOT_FOUND")
+        assert_error_body(client.get(f"/users/{user_id}/tasks"), 404, "NOT_FOUND")
 
 
 def test_a_new_embedded_sqlite_database_is_created_as_the_cli_does(tmp_path: Any) -> None:
     path = tmp_path / "fresh" / "todo.db"
     settings = Settings(_env_file=None, database_url=f"sqlite:///{path}")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, auth=False)) as client:
         assert_error_body(client.get(f"/users/{uuid.uuid4()}/tasks"), 404, "NOT_FOUND")
     assert path.exists()
 
@@ -281,6 +317,7 @@ def test_openapi_documents_every_status_with_the_error_body(api_client: TestClie
         ("patch", "/users/{user_id}/tasks/{task_id}"): {"200", "400", "404", "412", "500", "503"},
         ("delete", "/users/{user_id}/tasks/{task_id}"): {"204", "400", "404", "412", "500", "503"},
     }
+    expected = {key: statuses | {"401"} for key, statuses in expected.items()}
     operations = {
         (method, path): operation
         for path, item in document["paths"].items()
@@ -294,6 +331,14 @@ def test_openapi_documents_every_status_with_the_error_body(api_client: TestClie
             schema = responses[status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (key, status)
         assert "Retry-After" in responses["503"]["headers"]
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+        assert operations[key]["security"] == [{"bearerAuth": []}]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": document["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert "422" not in api_client.get("/openapi.json").text.replace('"4220', "")
 

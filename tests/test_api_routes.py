@@ -393,11 +393,17 @@ def test_task_routes_answer_404_for_a_missing_task(
     "path", ["/users/not-a-uuid/tasks/{task}", "/users/{user}/tasks/1", "/users/{user}/tasks/abcd"]
 )
 def test_a_malformed_uuid_in_the_path_is_400(
-    api_client: TestClient, alice: User, method: str, path: str
+    api_client: TestClient,
+    alice: User,
+    method: str,
+    path: str,
+    token_for: Callable[[uuid.UUID], str],
 ) -> None:
     task = create(api_client, alice)
     url = path.format(user=alice.id, task=task["id"])
-    response = api_client.request(method, url, json={"title": "x"})
+    # Alice's valid token: the token is checked first (401), then the path (400).
+    headers = {"Authorization": token_for(alice.id)}
+    response = api_client.request(method, url, json={"title": "x"}, headers=headers)
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["error"]["details"]["errors"][0]["location"].startswith("path.")
     assert api_client.get(task_url(alice, task["id"])).json() == task

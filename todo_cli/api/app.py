@@ -14,9 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from todo_cli import __version__
-from todo_cli.api import errors
-from todo_cli.api.deps import Database, collection_owner, task_owner
+from todo_cli import __version__, tokens
+from todo_cli.api import deps, errors
 from todo_cli.api.routes import add_routes
 from todo_cli.config import Settings, get_settings
 
@@ -26,13 +25,22 @@ The tasks of each user, over HTTP: the same rules and errors as the `todo` comma
 Every error has the body `{"error": {"code", "message", "details"}}` and a matching status.
 Task responses carry `ETag: "<version>"`; send it back in `If-Match` on PUT, PATCH and DELETE
 to change a task only if nobody else has since (412 otherwise).
+
+Every task route needs `Authorization: Bearer <token>`, a token of the path's user: mint one
+with `todo token create --user NAME`. `/openapi.json` and `/docs` are public.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API for `settings` (default: the environment, as `get_settings()` reads it)."""
+def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAPI:
+    """The API for `settings` (default: the environment, as `get_settings()` reads it).
+
+    With `auth` (the default) every task route needs a bearer token of the path's user,
+    and a missing or short `TODO_API_SECRET` is refused here, before anything is served.
+    `auth=False` is for `todo serve --no-auth` on loopback, and for tests.
+    """
     settings = settings or get_settings()
-    database = Database(settings)
+    signing_key = tokens.signing_key(settings.api_secret) if auth else None
+    database = deps.Database(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -47,10 +55,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.database = database
+    app.state.signing_key = signing_key
     errors.install(app)
-    add_routes(app, collection_owner, task_owner, error_statuses=(500, 503))
+    if auth:
+        add_routes(
+            app,
+            deps.authorized_collection_owner,
+            deps.authorized_task_owner,
+            error_statuses=(401, 500, 503),
+        )
+    else:
+        add_routes(app, deps.collection_owner, deps.task_owner, error_statuses=(500, 503))
     _document(app)
     return app
+
+
+def create_app_without_auth() -> FastAPI:
+    """The factory `todo serve --no-auth` hands to uvicorn (which checked the host)."""
+    return create_app(auth=False)
 
 
 def _document(app: FastAPI) -> None:

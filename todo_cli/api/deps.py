@@ -17,7 +17,9 @@ from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from todo_cli import db
+from todo_cli.api.auth import Subject
 from todo_cli.config import DatabaseURL, Settings
+from todo_cli.errors import TaskNotFound, UserNotFound
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -86,16 +88,51 @@ TaskIdPath = Annotated[uuid.UUID, Path(description="The id (UUID) of the task.")
 
 
 # --- the acting user ---------------------------------------------------------------------
+#
+# Each route's first dependency names the owner whose tasks it acts on. Without auth that
+# is simply the path's user_id. With auth, the token is checked first (401, before
+# anything else is looked at), then the path is parsed (400), and only then is the
+# token's subject compared with the path's user: a token of another user gets exactly the
+# 404 that a missing user or task gets, before the database is touched, so nothing about
+# other users' data can be learned from the answer. The routes then pass the owner's id
+# to the service, which scopes every query by it: the token is the door, not the
+# isolation.
 
 
 def collection_owner(user_id: UserIdPath) -> uuid.UUID:
-    """The user whose task list a route acts on."""
+    """The user whose task list a route acts on (no authentication)."""
     return user_id
 
 
 def task_owner(user_id: UserIdPath, task_id: TaskIdPath) -> tuple[uuid.UUID, uuid.UUID]:
-    """The user and task a route acts on."""
+    """The user and task a route acts on (no authentication)."""
     return user_id, task_id
+
+
+def authorized_collection_owner(subject: Subject, user_id: UserIdPath) -> uuid.UUID:
+    """The path's user, if the bearer token is theirs."""
+    if subject != user_id:
+        raise missing_user(user_id)
+    return user_id
+
+
+def authorized_task_owner(
+    subject: Subject, user_id: UserIdPath, task_id: TaskIdPath
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The path's user and task, if the bearer token is the user's."""
+    if subject != user_id:
+        raise missing_task(task_id)
+    return user_id, task_id
+
+
+def missing_user(user_id: uuid.UUID) -> UserNotFound:
+    """The service's error for an unknown user (a test holds the two identical)."""
+    return UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
+
+
+def missing_task(task_id: uuid.UUID) -> TaskNotFound:
+    """The service's error for an unknown task (a test holds the two identical)."""
+    return TaskNotFound(f"Task {task_id} not found.", details={"ref": str(task_id)})
 
 
 # --- If-Match ------------------------------------------------------------------------------
