@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -27,7 +28,10 @@ from sqlmodel import Session
 
 from tests.servers import PgBouncer, PrivatePostgres, pg_binary
 from todo_cli import db
-from todo_cli.config import DatabaseURL, get_settings
+from todo_cli.config import DatabaseURL, Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -240,3 +244,70 @@ def private_postgres(postgres_server: PostgresServer) -> Iterator[PrivatePostgre
     cluster.start()
     yield cluster
     cluster.destroy()
+
+
+# --- API fixtures -----------------------------------------------------------------------
+# For tests/test_api_*.py. FastAPI and PyJWT are imported inside, so the rest of the suite
+# does not depend on the `api` extra.
+
+API_SECRET = "a-test-secret-of-more-than-32-bytes-0123456789"
+
+
+def bearer(user_id: uuid.UUID, *, secret: str = API_SECRET, ttl_seconds: int = 3600) -> str:
+    """A valid `Authorization` header value for `user_id`."""
+    from datetime import timedelta
+
+    from todo_cli import tokens
+
+    token, _ = tokens.mint_token(
+        secret.encode(), user_id=user_id, ttl=timedelta(seconds=ttl_seconds)
+    )
+    return f"Bearer {token}"
+
+
+@pytest.fixture
+def api_secret() -> str:
+    """The `TODO_API_SECRET` of the test apps."""
+    return API_SECRET
+
+
+@pytest.fixture
+def token_for() -> Callable[[uuid.UUID], str]:
+    """`token_for(user_id)`: a valid `Authorization` header value for that user."""
+    return bearer
+
+
+@pytest.fixture
+def api_settings(database_url: DatabaseURL, engine: Engine) -> Settings:
+    """Settings for an API app on the backend's test database (emptied by `engine`)."""
+    return Settings(_env_file=None, database_url=database_url.reveal(), api_secret=API_SECRET)
+
+
+@pytest.fixture
+def api_client(api_settings: Settings) -> Iterator[TestClient]:
+    """A client of a fresh app (authentication on) on the test database.
+
+    Requests to `/users/{uuid}/…` carry a valid token of that user unless the test sets
+    `Authorization` itself, so route tests read as plain requests while the server runs
+    exactly as in production. The app's lifespan runs around the client.
+    """
+    import httpx
+    from fastapi.testclient import TestClient
+
+    from todo_cli.api import create_app
+
+    class TokenOfThePathsUser(httpx.Auth):
+        def auth_flow(
+            self, request: httpx.Request
+        ) -> Generator[httpx.Request, httpx.Response, None]:
+            parts = request.url.path.split("/")
+            if len(parts) > 2 and parts[1] == "users" and "Authorization" not in request.headers:
+                try:
+                    request.headers["Authorization"] = bearer(uuid.UUID(parts[2]))
+                except ValueError:
+                    pass  # not a UUID: the request goes without a token
+            yield request
+
+    with TestClient(create_app(api_settings)) as client:
+        client.auth = TokenOfThePathsUser()
+        yield client

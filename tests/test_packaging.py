@@ -56,3 +56,29 @@ def test_installed_todo_upgrades_an_empty_database_twice_from_outside_the_repo(
         check=True,
     ).stdout
     assert str(REPO) not in where and "site-packages" in where
+
+
+def test_installed_without_the_api_extra_serve_says_how_to_get_it(
+    installed: Path, tmp_path: Path
+) -> None:
+    """The API ships in the wheel; without the extra, `todo serve` explains, no traceback."""
+    found = subprocess.run(
+        [
+            str(installed.parent / "python"),
+            "-c",
+            "import importlib.util as u; print(u.find_spec('todo_cli.api').origin)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "site-packages" in found
+    done = subprocess.run(
+        [str(installed), "serve"], cwd=tmp_path, capture_output=True, text=True, env=os.environ
+    )
+    assert done.returncode == 5 and done.stdout == ""
+    assert done.stderr == (
+        "Error: This needs the api extra (fastapi is not installed); "
+        'install it with: pip install "todo-cli[api]"\n'
+    )

@@ -71,8 +71,12 @@ def _root(
 
 def _register() -> None:
     from todo_cli.cli.db_commands import db_app
+    from todo_cli.cli.serve import serve
+    from todo_cli.cli.token import token_app
 
     app.add_typer(db_app, name="db")
+    app.command("serve")(serve)
+    app.add_typer(token_app, name="token")
 
 
 _register()

@@ -1,0 +1,89 @@
+"""`todo_cli.tokens`: the one place that mints and checks bearer tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from pydantic import SecretStr
+
+from todo_cli import tokens
+from todo_cli.errors import ConfigError, Unauthorized, ValidationError
+
+KEY = b"k" * 32
+
+
+def test_signing_key_needs_at_least_32_bytes() -> None:
+    with pytest.raises(ConfigError, match=r"TODO_API_SECRET is not set"):
+        tokens.signing_key(None)
+    with pytest.raises(ConfigError, match=r"TODO_API_SECRET is not set"):
+        tokens.signing_key(SecretStr(""))
+    with pytest.raises(ConfigError, match=r"too short \(31 bytes\)"):
+        tokens.signing_key(SecretStr("x" * 31))
+    assert tokens.signing_key(SecretStr("é" * 16)) == ("é" * 16).encode()  # bytes, not chars
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("90m", timedelta(minutes=90)),
+        ("3600s", timedelta(seconds=3600)),
+        ("2w", timedelta(weeks=2)),
+        (" 7D ", timedelta(days=7)),
+        ("365d", timedelta(days=365)),
+    ],
+)
+def test_parse_ttl(text: str, expected: timedelta) -> None:
+    assert tokens.parse_ttl(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "30", "d", "0d", "-1d", "1.5h", "1y", "366d", "53w"])
+def test_parse_ttl_refuses_what_is_not_a_bounded_duration(text: str) -> None:
+    with pytest.raises(ValidationError):
+        tokens.parse_ttl(text)
+
+
+def test_mint_then_verify() -> None:
+    user_id = uuid.uuid4()
+    now = datetime(2030, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    token, expires_at = tokens.mint_token(KEY, user_id=user_id, ttl=timedelta(days=30), now=now)
+    assert expires_at == datetime(2030, 1, 31, 12, 0, 0, tzinfo=UTC)
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "HS256"
+    claims = jwt.decode(
+        token, KEY, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
+    )
+    assert claims == {
+        "sub": str(user_id),
+        "iat": int(now.replace(microsecond=0).timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+
+    fresh, _ = tokens.mint_token(KEY, user_id=user_id, ttl=timedelta(minutes=5))
+    assert tokens.verify_token(KEY, fresh) == user_id
+
+
+def test_verify_refuses_expired_and_foreign_tokens() -> None:
+    user_id = uuid.uuid4()
+    past = datetime.now(UTC) - timedelta(days=2)
+    expired, _ = tokens.mint_token(KEY, user_id=user_id, ttl=timedelta(days=1), now=past)
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.verify_token(KEY, expired)
+    other, _ = tokens.mint_token(b"o" * 32, user_id=user_id, ttl=timedelta(days=1))
+    with pytest.raises(Unauthorized, match="not valid"):
+        tokens.verify_token(KEY, other)
+    with pytest.raises(Unauthorized):
+        tokens.verify_token(KEY, "")
+
+
+def test_importing_tokens_loads_neither_fastapi_nor_jwt() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, todo_cli.tokens; print('fastapi' in sys.modules, 'jwt' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]

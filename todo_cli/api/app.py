@@ -1,0 +1,115 @@
+"""`create_app()`: the FastAPI application over the service layer.
+
+Creating the app reads the settings and nothing else: no connection, no engine. The
+database is first touched by the first request that needs it (see `deps.Database`), so
+the server starts while the database is down and serves as soon as it is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from todo_cli import __version__, tokens
+from todo_cli.api import deps, errors
+from todo_cli.api.routes import add_routes
+from todo_cli.config import Settings, get_settings
+
+DESCRIPTION = """\
+The tasks of each user, over HTTP: the same rules and errors as the `todo` command line.
+
+Every error has the body `{"error": {"code", "message", "details"}}` and a matching status.
+Task responses carry `ETag: "<version>"`; send it back in `If-Match` on PUT, PATCH and DELETE
+to change a task only if nobody else has since (412 otherwise).
+
+Every task route needs `Authorization: Bearer <token>`, a token of the path's user: mint one
+with `todo token create --user NAME`. `/openapi.json` and `/docs` are public.
+"""
+
+
+def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAPI:
+    """The API for `settings` (default: the environment, as `get_settings()` reads it).
+
+    With `auth` (the default) every task route needs a bearer token of the path's user,
+    and a missing or short `TODO_API_SECRET` is refused here, before anything is served.
+    `auth=False` is for `todo serve --no-auth` on loopback, and for tests.
+    """
+    settings = settings or get_settings()
+    signing_key = tokens.signing_key(settings.api_secret) if auth else None
+    database = deps.Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="todo",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.database = database
+    app.state.signing_key = signing_key
+    errors.install(app)
+    if auth:
+        add_routes(
+            app,
+            deps.authorized_collection_owner,
+            deps.authorized_task_owner,
+            error_statuses=(401, 500, 503),
+        )
+    else:
+        add_routes(app, deps.collection_owner, deps.task_owner, error_statuses=(500, 503))
+    _document(app)
+    return app
+
+
+def create_app_without_auth() -> FastAPI:
+    """The factory `todo serve --no-auth` hands to uvicorn (which checked the host)."""
+    return create_app(auth=False)
+
+
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document as the server behaves: no 422 (validation failures are 400
+    with the error body, which every route documents), and no null parameters.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+                    for parameter in operation.get("parameters", []):
+                        _drop_null(parameter["schema"])
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    """An optional query or header parameter is absent, never null: say so.
+
+    FastAPI documents `bool | None = None` as "boolean or null", but a query string or
+    a header cannot carry a null; a client that sent the text "null" would get a 400.
+    """
+    options = schema.get("anyOf")
+    if options and {"type": "null"} in options and len(options) == 2:
+        (kept,) = [option for option in options if option != {"type": "null"}]
+        del schema["anyOf"]
+        schema.update(kept)

@@ -1,0 +1,165 @@
+"""Per-request dependencies: the database session, the acting user, `If-Match`.
+
+The engine is made on the first request that needs it, never at import time or when the
+app is created, so a server starts even while its database is down and recovers by itself
+once the database is back (the engine pings pooled connections before use).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Header, Path, Request
+from sqlmodel import Session
+
+from todo_cli import db
+from todo_cli.api.auth import Subject
+from todo_cli.config import DatabaseURL, Settings
+from todo_cli.errors import TaskNotFound, UserNotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# Sized to Starlette's thread pool (40 threads run the sync routes), so that a thread
+# never waits for a connection another thread could have been given.
+POOL_SIZE = 10
+MAX_OVERFLOW = 30
+
+
+class Database:
+    """One app's engine and session factory, created lazily and thread-safely.
+
+    The schema is checked once, on the first use that reaches the database, and the
+    result is kept: a failed check (database down, schema out of date) is retried on the
+    next request. An embedded SQLite file is created or upgraded, as the CLI does.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.url: DatabaseURL = settings.db_url()
+        self._connect_timeout = settings.connect_timeout
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._sessions: Callable[[], Session] | None = None
+        self._schema_checked = False
+
+    def session(self) -> Session:
+        """A new session on a database known to be at the right schema."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = db.make_engine(
+                    self.url,
+                    connect_timeout=self._connect_timeout,
+                    pool_size=POOL_SIZE,
+                    max_overflow=MAX_OVERFLOW,
+                )
+                self._sessions = db.make_session_factory(self._engine)
+            engine, sessions = self._engine, self._sessions
+        assert sessions is not None
+        if not self._schema_checked:
+            # Outside the lock: while the database is down, every request fails on its
+            # own connect timeout instead of queueing behind the others' attempts.
+            # Concurrent first checks are harmless: reading the revision changes
+            # nothing, and SQLite migrations take the database's write lock.
+            db.ensure_schema(engine, self.url)
+            self._schema_checked = True
+        return sessions()
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; the service commits, closing rolls back anything left."""
+    database: Database = request.app.state.database
+    with database.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+UserIdPath = Annotated[uuid.UUID, Path(description="The id (UUID) of the user who owns the tasks.")]
+TaskIdPath = Annotated[uuid.UUID, Path(description="The id (UUID) of the task.")]
+
+
+# --- the acting user ---------------------------------------------------------------------
+#
+# Each route's first dependency names the owner whose tasks it acts on. Without auth that
+# is simply the path's user_id. With auth, the token is checked first (401, before
+# anything else is looked at), then the path is parsed (400), and only then is the
+# token's subject compared with the path's user: a token of another user gets exactly the
+# 404 that a missing user or task gets, before the database is touched, so nothing about
+# other users' data can be learned from the answer. The routes then pass the owner's id
+# to the service, which scopes every query by it: the token is the door, not the
+# isolation.
+
+
+def collection_owner(user_id: UserIdPath) -> uuid.UUID:
+    """The user whose task list a route acts on (no authentication)."""
+    return user_id
+
+
+def task_owner(user_id: UserIdPath, task_id: TaskIdPath) -> tuple[uuid.UUID, uuid.UUID]:
+    """The user and task a route acts on (no authentication)."""
+    return user_id, task_id
+
+
+def authorized_collection_owner(subject: Subject, user_id: UserIdPath) -> uuid.UUID:
+    """The path's user, if the bearer token is theirs."""
+    if subject != user_id:
+        raise missing_user(user_id)
+    return user_id
+
+
+def authorized_task_owner(
+    subject: Subject, user_id: UserIdPath, task_id: TaskIdPath
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The path's user and task, if the bearer token is the user's."""
+    if subject != user_id:
+        raise missing_task(task_id)
+    return user_id, task_id
+
+
+def missing_user(user_id: uuid.UUID) -> UserNotFound:
+    """The service's error for an unknown user (a test holds the two identical)."""
+    return UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
+
+
+def missing_task(task_id: uuid.UUID) -> TaskNotFound:
+    """The service's error for an unknown task (a test holds the two identical)."""
+    return TaskNotFound(f"Task {task_id} not found.", details={"ref": str(task_id)})
+
+
+# --- If-Match ------------------------------------------------------------------------------
+
+# One entity tag as this API sends it ("3"), its weak form (W/"3"), or "*". A list of
+# tags is not supported; anything else is a 400, which is what the OpenAPI pattern says.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
+_TAG = re.compile(r'(?:W/)?"([0-9]+)"')
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            pattern=IF_MATCH_PATTERN,
+            description='Only change the task if its ETag is this one, e.g. "3" (W/"3" and * '
+            "are accepted too). A stale tag gets 412 and changes nothing.",
+        ),
+    ] = None,
+) -> int | None:
+    """The version `If-Match` asks for, or None when any version will do."""
+    if if_match is None or if_match == "*":
+        return None
+    match = _TAG.fullmatch(if_match)
+    assert match is not None  # the header's pattern has been checked
+    return int(match.group(1))
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]

@@ -1,0 +1,186 @@
+"""Every error response, whatever raised it, as SPEC's body with a matching status.
+
+`TodoError` is translated by exactly one function (`error_response`). The other handlers
+only turn what the framework and the database raise into a `TodoError` first: FastAPI's
+validation errors (422 by default) become 400, Starlette's 404/405 keep their status
+(405 keeps an `Allow` header), a database that cannot serve becomes 503 with
+`Retry-After`, and anything else is a 500 that says nothing about the internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from todo_cli import db
+from todo_cli.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    TodoError,
+    Unauthorized,
+    Unavailable,
+    ValidationError,
+)
+
+logger = logging.getLogger("todo.api")
+
+# Seconds a client should wait before retrying when the database cannot serve: long
+# enough for a Neon compute to wake, short enough not to matter when it is already up.
+RETRY_AFTER_SECONDS = 5
+
+_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    412: "PRECONDITION_FAILED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class HTTPError(TodoError):
+    """A status the framework decided on (unknown route, wrong method…)."""
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+def error_response(error: TodoError) -> JSONResponse:
+    """The one translation of an error into an HTTP response."""
+    headers: dict[str, str] = {}
+    status = error.http_status
+    if isinstance(error, HTTPError):
+        status = error.status
+        headers.update(error.headers)
+        body = {"error": {"code": _code(status), "message": error.message, "details": {}}}
+    else:
+        body = error.to_body()
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(TodoError, _todo_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)  # type: ignore[arg-type]
+    # Starlette runs the handler for `Exception` last, sends its response, then re-raises
+    # so that the server logs the traceback: a bug stays visible to the operator.
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _todo_error(_request: Request, exc: TodoError) -> JSONResponse:
+    return error_response(exc)
+
+
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [_describe(error) for error in exc.errors()]
+    first = errors[0] if errors else {"location": "request", "message": "invalid request"}
+    message = f"{first['location']}: {first['message']}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return error_response(ValidationError(message, details={"errors": errors}))
+
+
+def _describe(error: Any) -> dict[str, str]:
+    """A validation error without its input (which may be huge, or a secret)."""
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        return {
+            "location": "body",
+            "message": "the request body is not valid JSON",
+            "type": "json_invalid",
+        }
+    return {
+        "location": location or "request",
+        "message": str(error.get("msg", "invalid")),
+        "type": str(error.get("type", "invalid")),
+    }
+
+
+async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if status == 404:
+        message = f"There is no route {request.url.path!r}."
+    elif status == 405:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}."
+    elif status < 500:
+        message = str(exc.detail) if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    else:
+        message = HTTPStatus(status).phrase
+    return error_response(HTTPError(status, message, headers=headers))
+
+
+def _allowed_methods(request: Request) -> Sequence[str]:
+    """Every method some route serves at this path.
+
+    Starlette answers 405 from the first route whose path matches, so its own `Allow`
+    lists only that route's methods, while each method here is a route of its own.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route_methods)
+    return sorted(methods)
+
+
+async def _database_error(request: Request, exc: sa_exc.SQLAlchemyError) -> JSONResponse:
+    """A database that cannot serve is 503; its reason goes to the log, not the client.
+
+    The reason names the database host, which a client has no business knowing; the
+    password never reaches either (`db.database_error` removes it).
+    """
+    error: TodoError | None
+    if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection busy
+        error = DatabaseUnavailable("The database is busy; try again shortly.")
+    else:
+        error = db.database_error(exc, request.app.state.database.url)
+    if error is None:
+        logger.error("unexpected database error", exc_info=exc)
+        return _internal_error()
+    logger.warning("%s %s: %s", request.method, request.url.path, error.message)
+    if isinstance(error, DatabaseUnavailable):
+        error = DatabaseUnavailable("The database is unavailable; try again shortly.")
+    elif isinstance(error, ConfigError):  # its message may name a file path
+        error = ConfigError("The server's database is misconfigured; see the server log.")
+    return error_response(error)
+
+
+async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+    return _internal_error()
+
+
+def _internal_error() -> JSONResponse:
+    body = {
+        "error": {
+            "code": "INTERNAL_ERROR",
+            "message": "The server hit an unexpected error; it has been logged.",
+            "details": {},
+        }
+    }
+    return JSONResponse(body, status_code=500)
+
+
+def _code(status: int) -> str:
+    if status in _CODES:
+        return _CODES[status]
+    return HTTPStatus(status).name if status in HTTPStatus._value2member_map_ else "ERROR"

@@ -1,0 +1,249 @@
+"""The routes of SPEC → HTTP API: each parses, calls one service function, renders.
+
+Tasks go out through `models.task_to_json`, the same function behind the CLI's `--json`,
+so the two can never drift apart; `TaskPublic` only documents the shape.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
+# runtime, and they name types local to `build_router`.
+import uuid
+from enum import Enum
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from todo_cli import service
+from todo_cli.api.deps import ExpectedVersion, SessionDep
+from todo_cli.api.schemas import ErrorBody, TaskCreateBody, TaskReplaceBody, TaskUpdateBody
+from todo_cli.models import Task, TaskPublic, TaskUpdate, task_to_json
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+# A user has at most 2**31 - 1 tasks (the number column is 32-bit); a larger offset
+# would overflow the database's integer, not find anything more.
+MAX_OFFSET = 2**31 - 1
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input: malformed JSON, a bad, missing or unknown field, a malformed UUID, "
+    "query parameter or If-Match header.",
+    401: "Missing, malformed, expired or wrongly signed bearer token.",
+    404: "No such user or task. Another user's task is indistinguishable from a missing one.",
+    412: "If-Match does not match the task's current ETag; nothing was changed.",
+    500: "An unexpected error (a bug); the message reveals no internals.",
+    503: "The database is unreachable, busy or at the wrong schema version; retry later.",
+}
+_HEADER_DOCS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "Always `Bearer`: the scheme this API expects.",
+            "schema": {"type": "string"},
+            "required": True,
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            "required": True,
+        }
+    },
+}
+_ETAG = {
+    "ETag": {
+        "description": 'The task\'s version as an entity tag, e.g. `"3"`; send it back in '
+        "If-Match to change the task only if nobody else has.",
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+        "required": True,
+    }
+}
+
+
+def _responses(
+    *statuses: int,
+    success: tuple[int, str, dict[str, Any]] | None = None,
+    links: dict[str, Any] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses: every error status a route can return, with the error body."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    if success is not None:
+        status, description, headers = success
+        responses[status] = {"description": description, "headers": headers}
+        if links:
+            responses[status]["links"] = links
+    for status in statuses:
+        responses[status] = {
+            "model": ErrorBody,
+            "description": _ERROR_DESCRIPTIONS[status],
+            **({"headers": _HEADER_DOCS[status]} if status in _HEADER_DOCS else {}),
+        }
+    return responses
+
+
+# OpenAPI links: how a created task's id feeds the routes that act on it (clients and
+# schemathesis's stateful tests follow them).
+_TASK_LINKS = {
+    name: {
+        "operationId": operation,
+        "parameters": {"user_id": "$request.path.user_id", "task_id": "$response.body#/id"},
+    }
+    for name, operation in (
+        ("GetTask", "getTask"),
+        ("ReplaceTask", "replaceTask"),
+        ("UpdateTask", "updateTask"),
+        ("DeleteTask", "deleteTask"),
+    )
+}
+
+
+def _task_response(task: Task, *, status_code: int = 200, location: str | None = None) -> Response:
+    headers = {"ETag": f'"{task.version}"'}
+    if location is not None:
+        headers["Location"] = location
+    return JSONResponse(task_to_json(task), status_code=status_code, headers=headers)
+
+
+def add_routes(
+    app: FastAPI, collection_owner: Any, task_owner: Any, *, error_statuses: tuple[int, ...]
+) -> None:
+    """Add the task routes, acting for the user that the owner dependencies name.
+
+    `collection_owner` resolves to the user id of `/users/{user_id}/tasks`, `task_owner`
+    to `(user_id, task_id)` of `/users/{user_id}/tasks/{task_id}`; the app chooses
+    versions with or without authentication. `error_statuses` are the statuses that
+    every route can return on top of its own.
+
+    The routes go straight onto the app (not through an included router) so that each
+    one is visible in `app.router.routes`, where the 405 handler collects `Allow`.
+    """
+    router = app.router
+    collection, item = "/users/{user_id}/tasks", "/users/{user_id}/tasks/{task_id}"
+    tags: list[str | Enum] = ["tasks"]
+    Owner = Annotated[uuid.UUID, Depends(collection_owner)]
+    OwnedTask = Annotated[tuple[uuid.UUID, uuid.UUID], Depends(task_owner)]
+    common = (400, 404, *error_statuses)
+
+    @router.post(
+        collection,
+        tags=tags,
+        status_code=201,
+        response_model=TaskPublic,
+        operation_id="createTask",
+        summary="Create a task",
+        responses=_responses(
+            *common,
+            success=(
+                201,
+                "The new task.",
+                {
+                    **_ETAG,
+                    "Location": {
+                        "description": "The new task's URL.",
+                        "schema": {"type": "string"},
+                        "required": True,
+                    },
+                },
+            ),
+            links=_TASK_LINKS,
+        ),
+    )
+    def create_task(
+        owner: Owner, body: TaskCreateBody, session: SessionDep, request: Request
+    ) -> Response:
+        task = service.create_task(
+            session, user_id=owner, title=body.title, description=body.description
+        )
+        location = request.url_for("get_task", user_id=str(owner), task_id=str(task.id))
+        return _task_response(task, status_code=201, location=location.path)
+
+    @router.get(
+        collection,
+        tags=tags,
+        response_model=list[TaskPublic],
+        operation_id="listTasks",
+        summary="List tasks, newest first",
+        responses=_responses(*common),
+    )
+    def list_tasks(
+        owner: Owner,
+        session: SessionDep,
+        completed: Annotated[
+            bool | None,
+            Query(description="true: completed tasks only; false: pending only; absent: all."),
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many (1–{MAX_LIMIT}).")
+        ] = DEFAULT_LIMIT,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many first.")] = 0,
+    ) -> Response:
+        status: service.Status = "all" if completed is None else "done" if completed else "pending"
+        tasks = service.list_tasks(
+            session, user_id=owner, status=status, limit=limit, offset=offset
+        )
+        return JSONResponse([task_to_json(task) for task in tasks])
+
+    @router.get(
+        item,
+        tags=tags,
+        response_model=TaskPublic,
+        operation_id="getTask",
+        summary="Get one task",
+        responses=_responses(*common, success=(200, "The task.", _ETAG)),
+    )
+    def get_task(owned: OwnedTask, session: SessionDep) -> Response:
+        user_id, task_id = owned
+        return _task_response(service.get_task(session, user_id=user_id, ref=str(task_id)))
+
+    @router.put(
+        item,
+        tags=tags,
+        response_model=TaskPublic,
+        operation_id="replaceTask",
+        summary="Replace a task (title required; omitted fields reset)",
+        responses=_responses(*common, 412, success=(200, "The replaced task.", _ETAG)),
+    )
+    def replace_task(
+        owned: OwnedTask, body: TaskReplaceBody, session: SessionDep, version: ExpectedVersion
+    ) -> Response:
+        user_id, task_id = owned
+        # Every field is set explicitly, so every field is written: a full replacement.
+        changes = TaskUpdate(
+            title=body.title, description=body.description, is_completed=body.is_completed
+        )
+        task = service.update_task(
+            session, user_id=user_id, ref=str(task_id), changes=changes, expected_version=version
+        )
+        return _task_response(task)
+
+    @router.patch(
+        item,
+        tags=tags,
+        response_model=TaskPublic,
+        operation_id="updateTask",
+        summary="Change only the given fields of a task",
+        responses=_responses(*common, 412, success=(200, "The changed task.", _ETAG)),
+    )
+    def update_task(
+        owned: OwnedTask, body: TaskUpdateBody, session: SessionDep, version: ExpectedVersion
+    ) -> Response:
+        user_id, task_id = owned
+        task = service.update_task(
+            session, user_id=user_id, ref=str(task_id), changes=body, expected_version=version
+        )
+        return _task_response(task)
+
+    @router.delete(
+        item,
+        tags=tags,
+        status_code=204,
+        response_class=Response,
+        operation_id="deleteTask",
+        summary="Delete a task",
+        responses=_responses(*common, 412),
+    )
+    def delete_task(owned: OwnedTask, session: SessionDep, version: ExpectedVersion) -> Response:
+        user_id, task_id = owned
+        service.delete_tasks(
+            session, user_id=user_id, refs=[str(task_id)], expected_version=version
+        )
+        return Response(status_code=204)

@@ -1,0 +1,99 @@
+"""`todo serve`: the HTTP API under uvicorn (needs the `api` extra)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+
+from todo_cli.errors import ConfigError, ValidationError
+
+INSTALL_HINT = 'pip install "todo-cli[api]"'
+
+
+def require_api_extra(*modules: str) -> None:
+    """A friendly error, instead of a traceback, when the `api` extra is not installed."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise ConfigError(
+                f"This needs the api extra ({name} is not installed); "
+                f"install it with: {INSTALL_HINT}"
+            ) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on; the default accepts local connections only."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each with its own connection pool).")
+    ] = 1,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Serve without bearer tokens: anyone who can connect acts as any user. "
+            "Loopback addresses only.",
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API (the same operations as the CLI) with uvicorn.
+
+    Needs TODO_API_SECRET (at least 32 bytes) to check bearer tokens, unless --no-auth.
+
+    Example: TODO_API_SECRET=… todo serve --port 8000, then open http://127.0.0.1:8000/docs
+    """
+    require_api_extra("fastapi", "uvicorn", "jwt")
+    from todo_cli import tokens
+    from todo_cli.config import get_settings
+
+    settings = get_settings()
+    if no_auth:
+        if not is_loopback(host):
+            raise ValidationError(
+                f"--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), "
+                f"not {host}: without tokens anyone who can connect acts as any user; "
+                "set TODO_API_SECRET instead.",
+                details={"field": "host"},
+            )
+    elif settings.api_secret is None or not settings.api_secret.get_secret_value():
+        raise ConfigError(
+            "TODO_API_SECRET is not set, and without it anyone could act as any user; set it "
+            f"to a random string of at least {tokens.MIN_SECRET_BYTES} bytes (python -c "
+            '"import secrets; print(secrets.token_urlsafe(48))"), or pass --no-auth to serve '
+            "on loopback without authentication."
+        )
+    else:
+        tokens.signing_key(settings.api_secret)  # refuses a secret that is too short
+    # Fail now, in the terminal, on a malformed database URL; an unreachable database is
+    # not checked: the server starts and answers 503 until the database is back.
+    settings.db_url()
+
+    import uvicorn
+
+    if no_auth:
+        typer.echo(
+            f"Warning: serving without authentication; anyone who can reach {host}:{port} "
+            "can act as any user.",
+            err=True,
+        )
+    # An import string and a factory, so that every worker process builds its own app
+    # (and its own engine) from the same environment.
+    factory = "todo_cli.api.app:create_app_without_auth" if no_auth else "todo_cli.api:create_app"
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers)
