@@ -63,7 +63,6 @@ def _json_requested(ctx: typer.Context) -> bool:
 app = typer.Typer(
     cls=_TodoGroup,
     name="todo",
-    help="A fast task manager for the terminal, backed by SQLite or PostgreSQL.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,

@@ -99,10 +99,21 @@ def _confirm(user: User, task_count: int) -> None:
             f"Deleting {printable(what)} needs confirmation; pass --yes.",
             details={"field": "yes"},
         )
-    if not typer.confirm(f"Delete {printable(what)}?", default=False, err=True):
+    if not _ask(f"Delete {printable(what)}?"):
         raise ValidationError(
             f"Not confirmed; {printable(what)} were kept.", details={"field": "yes"}
         )
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on stderr, default no.
+
+    Not `typer.confirm`: it writes part of the prompt to stdout, which under `--json`
+    belongs to the JSON alone.
+    """
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in {"y", "yes"}
 
 
 def can_ask() -> bool:
