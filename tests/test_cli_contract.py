@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -480,3 +481,22 @@ def test_printable() -> None:
     assert output.printable("a\nb\tc", multiline=True) == "a\nb\tc"
     assert output.printable("a\nb\tc\rd") == "a\\x0ab\\x09c\\x0dd"
     assert output.printable("tschüß ✓ 日本") == "tschüß ✓ 日本"
+
+
+def test_terminal_table_fits_the_width_by_cutting_only_the_title(
+    alice: User, terminal: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    invoke("add", "A very long title that goes well past the edge of a narrow terminal")
+    invoke("add", "short")
+    _, out, _ = invoke("list")
+    plain = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in out.splitlines()]
+    assert plain[0].split() == ["#", "status", "title", "age"]
+    assert all(len(line) <= 40 for line in plain)
+    long_row = plain[2]
+    assert long_row.startswith("1  [ ]     A very long") and "…" in long_row
+    assert long_row.endswith("now")
+    monkeypatch.delenv("COLUMNS")
+    monkeypatch.setattr(output, "_is_terminal", lambda stream: False)
+    _, out, _ = invoke("list")
+    assert "narrow terminal  now" in out  # piped: never cut

@@ -35,6 +35,8 @@ _UNPRINTABLE_KEEPING_LAYOUT = re.compile(
 # Plain output is never truncated: a pipe has no width, and a script (or `grep`) that reads
 # a human listing must see whole titles.
 _PLAIN_WIDTH = 10_000
+_COLUMN_GAP = 2  # Rich's default cell padding: one space either side
+_MIN_TITLE_WIDTH = 10
 _AGE_UNITS = (
     ("y", 365 * 86400),
     ("mo", 30 * 86400),
@@ -138,11 +140,11 @@ def _console() -> Console:
     )
 
 
-def _print(*renderables: RenderableType) -> None:
+def _print(*renderables: RenderableType, console: Console | None = None) -> None:
     """Print for people; plain output also loses the padding Rich puts at line ends."""
     from rich.text import Text
 
-    console = _console()
+    console = console or _console()
     if console.color_system is not None:
         for renderable in renderables:
             console.print(renderable, soft_wrap=isinstance(renderable, Text))
@@ -177,35 +179,45 @@ def print_done(verb: str, tasks: Sequence[Task]) -> None:
 def print_tasks(tasks: Sequence[Task], *, more: int = 0, more_hint: str = "", empty: str) -> None:
     """The task table: number, status, title, age; completed tasks dimmed with a ✓.
 
-    On a terminal the table fits its width (long titles end in "…"); elsewhere nothing
-    is cut. `more` tasks that were not fetched are announced on a last line, with the
-    command that shows them.
+    On a terminal the table fits its width: only the title gives way (ending in "…"),
+    the number, status and age always show. Elsewhere nothing is cut. `more` tasks that
+    were not fetched are announced on a last line, with the command that shows them.
     """
     from rich.table import Table
     from rich.text import Text
 
+    console = _console()
     if not tasks and more <= 0:
-        _print(Text(empty))
+        _print(Text(empty), console=console)
         return
     now = datetime.now(UTC)
+    ages = [age(task.created_at, now) for task in tasks]
+    number_width = max([1, *(len(str(task.number)) for task in tasks)])
+    age_width = max([len("age"), *(len(text) for text in ages)])
+    title_width = None
+    if console.color_system is not None:  # a terminal; plain output is never cut
+        # Rich would shrink every column to fit; the title alone should. Two spaces
+        # between each of the four columns.
+        fixed = number_width + len("status") + age_width + 3 * _COLUMN_GAP
+        title_width = max(_MIN_TITLE_WIDTH, console.width - fixed)
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("#", justify="right", style="cyan", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
-    table.add_column("age", justify="right", no_wrap=True)
-    for task in tasks:
+    table.add_column("#", justify="right", style="cyan", no_wrap=True, min_width=number_width)
+    table.add_column("status", no_wrap=True, min_width=len("status"))
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title_width)
+    table.add_column("age", justify="right", no_wrap=True, min_width=age_width)
+    for task, task_age in zip(tasks, ages, strict=True):
         done = task.is_completed
         table.add_row(
             str(task.number),
             Text("[✓]", style="green") if done else Text("[ ]"),
             Text(printable(task.title), style="strike" if done else ""),
-            Text(age(task.created_at, now)),
+            Text(task_age),
             style="dim" if done else None,
         )
     parts: list[RenderableType] = [table] if tasks else []
     if more > 0:
         parts.append(Text(f"… and {more} more ({more_hint})", style="dim"))
-    _print(*parts)
+    _print(*parts, console=console)
 
 
 def print_task(task: Task) -> None:
