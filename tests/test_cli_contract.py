@@ -500,3 +500,51 @@ def test_terminal_table_fits_the_width_by_cutting_only_the_title(
     monkeypatch.setattr(output, "_is_terminal", lambda stream: False)
     _, out, _ = invoke("list")
     assert "narrow terminal  now" in out  # piped: never cut
+
+
+class _Discard:
+    """A stdout that keeps nothing, so only the command's own memory is measured."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _peak_memory_of_list_json(user: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Peak Python memory of `todo list --all --json -u USER`, its output thrown away."""
+    import tracemalloc
+
+    from todo_cli.cli import tasks
+
+    get_settings.cache_clear()
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "stdout", _Discard())
+        tracemalloc.start()
+        try:
+            tasks.list_tasks(show_all=True, done=False, limit=None, user=user, json=True)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+def test_list_json_memory_does_not_grow_with_the_number_of_tasks(
+    alice: User, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_tasks(session, alice, 1_000)
+    add_tasks(session, service.create_user(session, name="bob"), 10_000)
+    _peak_memory_of_list_json("alice", monkeypatch)  # first use: imports, caches
+    small = _peak_memory_of_list_json("alice", monkeypatch)
+    big = _peak_memory_of_list_json("bob", monkeypatch)
+    # Ten times the tasks, about the same memory: rows are fetched in batches, and each
+    # is written and dropped. Holding them all would cost about ten times as much.
+    assert big < small * 2, (small, big)
+
+
+def test_age() -> None:
+    now = utcnow()
+    ages = [output.age(now - timedelta(seconds=s), now) for s in (0, 9, 42, 300, 7200)]
+    assert ages == ["now", "now", "42s", "5m", "2h"]
+    days = [output.age(now - timedelta(days=d), now) for d in (2, 15, 65, 800)]
+    assert days == ["2d", "2w", "2mo", "2y"]
