@@ -337,6 +337,9 @@ def test_shell_completion_imports_nothing_heavy() -> None:
 def test_shell_completion_is_installable_with_typer_options() -> None:
     code, out, _ = invoke("--help")
     assert "--install-completion" in out and "--show-completion" in out
+    result = runner.invoke(app, ["--show-completion", "bash"], prog_name="todo")
+    assert result.exit_code == 0
+    assert "_todo_completion()" in result.stdout and "_TODO_COMPLETE" in result.stdout
 
 
 def test_task_commands_on_a_ready_sqlite_database_import_no_alembic_or_psycopg(
