@@ -146,6 +146,13 @@ def _uuid_param(engine: Engine) -> str:
         ('connection to server at "h", port 5432 failed: timeout expired', True),
         ("FATAL:  the database system is starting up", True),
         ("FATAL:  sorry, too many clients already; too many connections", True),
+        # The server's own words when max_connections is reached (PostgreSQL 15).
+        (
+            'connection to server at "127.0.0.1", port 5432 failed: '
+            "FATAL:  sorry, too many clients already",
+            True,
+        ),
+        ('FATAL:  too many connections for role "u"', True),
         ("ERROR:  could not connect to compute node (Neon waking up)", True),
         ('FATAL:  password authentication failed for user "u"', False),
         ('FATAL:  database "nope" does not exist', False),

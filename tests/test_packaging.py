@@ -82,3 +82,19 @@ def test_installed_without_the_api_extra_serve_says_how_to_get_it(
         "Error: This needs the api extra (fastapi is not installed); "
         'install it with: pip install "todo-cli[api]"\n'
     )
+
+
+def test_installed_todo_works_on_a_fresh_machine(installed: Path, tmp_path: Path) -> None:
+    """README's first command: `pip install . && todo add "Buy milk" && todo list`."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    assert not any(name.startswith("TODO_") and name != "TODO_REQUIRE_POSTGRES" for name in env)
+    added = subprocess.run(
+        [str(installed), "add", "Buy milk"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (added.returncode, added.stdout, added.stderr) == (0, "Added task 1: Buy milk\n", "")
+    listed = subprocess.run(
+        [str(installed), "list"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert listed.stdout.splitlines()[1].split()[:5] == ["1", "[", "]", "Buy", "milk"]
+    assert (tmp_path / "data" / "todo" / "todo.db").is_file()

@@ -8,6 +8,7 @@ reach the driver, never a message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -84,6 +85,48 @@ def get_settings() -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         raise ConfigError(f"TODO_{field.upper()} is invalid: {first['msg']}.") from None
+
+
+SettingOrigin = Literal["environment", "env_file", "default"]
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where one setting's value came from (`todo config`)."""
+
+    origin: SettingOrigin
+    variable: str  # the variable that set it, or for a default the one that would
+
+
+def setting_sources() -> dict[str, SettingSource]:
+    """Each setting's origin, with the precedence `Settings` itself applies.
+
+    The environment wins over `.env`, which wins over the default; of alternative names
+    (`TODO_DATABASE_URL`, then `DATABASE_URL`) the first one present wins. Names match
+    regardless of case, as in `Settings`. The sources are pydantic-settings' own, so this
+    cannot drift from how the values were actually read.
+    """
+    from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
+
+    layers: tuple[tuple[SettingOrigin, Mapping[str, str | None]], ...] = (
+        ("environment", EnvSettingsSource(Settings).env_vars),
+        ("env_file", DotEnvSettingsSource(Settings).env_vars),
+    )
+    sources: dict[str, SettingSource] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        candidates = (
+            [str(choice) for choice in alias.choices]
+            if isinstance(alias, AliasChoices)
+            else [f"TODO_{name.upper()}"]
+        )
+        sources[name] = SettingSource("default", candidates[0])
+        for origin, values in layers:
+            found = next((c for c in candidates if c.lower() in values), None)
+            if found is not None:
+                sources[name] = SettingSource(origin, found)
+                break
+    return sources
 
 
 def default_sqlite_url() -> str:

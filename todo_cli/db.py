@@ -44,7 +44,8 @@ _RETRYABLE_ANSWERS = (
     "shutting down",
     "in recovery mode",
     "not yet accepting connections",
-    "too many connections",
+    "too many connections",  # a role's or database's own limit
+    "too many clients",  # the server's max_connections ("sorry, too many clients already")
     "remaining connection slots",
     "compute",  # Neon's proxy while the compute wakes ("could not connect to compute…")
 )

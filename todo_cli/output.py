@@ -1,15 +1,54 @@
 """Everything the CLI prints: Rich for people, JSON for machines.
 
-Rich is imported only by the functions that draw with it.
+Rich and the models are imported only by the functions that draw with them, so the error
+path and `--json` output never pay for a table library.
+
+Two rules hold for every human line: user text is made printable first (`printable`), so
+a title or description can never move the cursor, recolour the terminal or inject Rich
+markup; and when stdout is not a terminal or `NO_COLOR` is set, not a single escape code
+is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
 
 from todo_cli.errors import TodoError
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from todo_cli.models import Task, User
+
+# Control characters (C0, DEL, C1) and the invisible bidirectional overrides that can make
+# a terminal show text in another order than it is stored ("trojan source").
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_KEEPING_LAYOUT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+# Plain output is never truncated: a pipe has no width, and a script (or `grep`) that reads
+# a human listing must see whole titles.
+_PLAIN_WIDTH = 10_000
+_COLUMN_GAP = 2  # Rich's default cell padding: one space either side
+_MIN_TITLE_WIDTH = 10
+_AGE_UNITS = (
+    ("y", 365 * 86400),
+    ("mo", 30 * 86400),
+    ("w", 7 * 86400),
+    ("d", 86400),
+    ("h", 3600),
+    ("m", 60),
+    ("s", 1),
+)
+
+
+# --- machines ---------------------------------------------------------------------------
 
 
 def print_json(value: Any) -> None:
@@ -17,20 +56,239 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def stream_json_array(items: Iterable[Any]) -> None:
+    """Write a JSON array one element at a time, so memory stays flat for any length.
+
+    The first element is fetched before anything is written: a failure at the start (the
+    database going away) leaves stdout empty instead of holding half an array.
+    """
+    write = sys.stdout.write
+    iterator = iter(items)
+    end = object()
+    first = next(iterator, end)
+    if first is end:
+        write("[]\n")
+        return
+    write("[\n")
+    write(json.dumps(first, ensure_ascii=False))
+    for item in iterator:
+        write(",\n")
+        write(json.dumps(item, ensure_ascii=False))
+    write("\n]\n")
+
+
 def print_error(error: TodoError, *, as_json: bool = False) -> None:
     """One sentence on stderr; under `--json`, the API's error body instead."""
     if as_json:
         sys.stderr.write(json.dumps(error.to_body(), ensure_ascii=False) + "\n")
     else:
-        sys.stderr.write(f"Error: {error.message}\n")
+        sys.stderr.write(f"Error: {printable(error.message)}\n")
 
 
 def print_message(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def print_unexpected(exc: BaseException) -> None:
-    """A bug: one sentence, and how to see more."""
-    sys.stderr.write(
-        f"Error: unexpected {type(exc).__name__}; run again with TODO_DEBUG=1 for details.\n"
+def print_unexpected(exc: BaseException, *, as_json: bool = False) -> None:
+    """A bug: one sentence, and how to see more; no internals (they may hold secrets)."""
+    message = f"unexpected {type(exc).__name__}; run again with TODO_DEBUG=1 for details."
+    if as_json:
+        print_error(TodoError(message), as_json=True)
+    else:
+        sys.stderr.write(f"Error: {message}\n")
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+def printable(text: str, *, multiline: bool = False) -> str:
+    """User text made safe for a terminal: control characters shown as `\\xNN` escapes.
+
+    `multiline` keeps newlines and tabs (descriptions); everything else that could move
+    the cursor or change colours is made visible instead of obeyed.
+    """
+    pattern = _UNPRINTABLE_KEEPING_LAYOUT if multiline else _UNPRINTABLE
+    return pattern.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def colour_enabled(stream: TextIO | None = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    if os.environ.get("NO_COLOR", ""):
+        return False
+    return _is_terminal(stream if stream is not None else sys.stdout)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    common: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False}
+    if colour_enabled(sys.stdout):
+        return Console(file=sys.stdout, force_terminal=True, **common)
+    # color_system=None: Rich renders every style as nothing, so no escape code at all.
+    return Console(
+        file=sys.stdout, force_terminal=False, color_system=None, width=_PLAIN_WIDTH, **common
     )
+
+
+def _print(*renderables: RenderableType, console: Console | None = None) -> None:
+    """Print for people; plain output also loses the padding Rich puts at line ends."""
+    from rich.text import Text
+
+    console = console or _console()
+    if console.color_system is not None:
+        for renderable in renderables:
+            console.print(renderable, soft_wrap=isinstance(renderable, Text))
+        return
+    with console.capture() as captured:
+        for renderable in renderables:
+            console.print(renderable, soft_wrap=isinstance(renderable, Text))
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def print_line(text: str, *, style: str = "") -> None:
+    """One sentence; any user text in it must already be `printable`."""
+    from rich.text import Text
+
+    _print(Text(text, style=style))
+
+
+def print_done(verb: str, tasks: Sequence[Task]) -> None:
+    """One line per task, saying what happened to it ("Completed task 3: Buy milk")."""
+    from rich.text import Text
+
+    _print(
+        *(
+            Text.assemble(
+                f"{verb} task ", (str(task.number), "bold cyan"), ": ", printable(task.title)
+            )
+            for task in tasks
+        )
+    )
+
+
+def print_tasks(tasks: Sequence[Task], *, more: int = 0, more_hint: str = "", empty: str) -> None:
+    """The task table: number, status, title, age; completed tasks dimmed with a ✓.
+
+    On a terminal the table fits its width: only the title gives way (ending in "…"),
+    the number, status and age always show. Elsewhere nothing is cut. `more` tasks that
+    were not fetched are announced on a last line, with the command that shows them.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    if not tasks and more <= 0:
+        _print(Text(empty), console=console)
+        return
+    now = datetime.now(UTC)
+    ages = [age(task.created_at, now) for task in tasks]
+    number_width = max([1, *(len(str(task.number)) for task in tasks)])
+    age_width = max([len("age"), *(len(text) for text in ages)])
+    title_width = None
+    if console.color_system is not None:  # a terminal; plain output is never cut
+        # Rich would shrink every column to fit; the title alone should. Two spaces
+        # between each of the four columns.
+        fixed = number_width + len("status") + age_width + 3 * _COLUMN_GAP
+        title_width = max(_MIN_TITLE_WIDTH, console.width - fixed)
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right", style="cyan", no_wrap=True, min_width=number_width)
+    table.add_column("status", no_wrap=True, min_width=len("status"))
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title_width)
+    table.add_column("age", justify="right", no_wrap=True, min_width=age_width)
+    for task, task_age in zip(tasks, ages, strict=True):
+        done = task.is_completed
+        table.add_row(
+            str(task.number),
+            Text("[✓]", style="green") if done else Text("[ ]"),
+            Text(printable(task.title), style="strike" if done else ""),
+            Text(task_age),
+            style="dim" if done else None,
+        )
+    parts: list[RenderableType] = [table] if tasks else []
+    if more > 0:
+        parts.append(Text(f"… and {more} more ({more_hint})", style="dim"))
+    _print(*parts, console=console)
+
+
+def print_task(task: Task) -> None:
+    """Every field of one task, labelled, for `todo show`."""
+    from rich.table import Table
+    from rich.text import Text
+
+    now = datetime.now(UTC)
+    heading = Text.assemble(
+        ("Task ", "bold"), (str(task.number), "bold cyan"), (": ", "bold"), printable(task.title)
+    )
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
+    status = Text("done ✓", style="green") if task.is_completed else Text("pending")
+    description = (
+        Text(printable(task.description, multiline=True))
+        if task.description is not None
+        else Text("(none)", style="dim")
+    )
+    grid.add_row("status", status)
+    grid.add_row("description", description)
+    grid.add_row("id", str(task.id))
+    grid.add_row("created", _when(task.created_at, now))
+    grid.add_row("updated", _when(task.updated_at, now))
+    grid.add_row("version", str(task.version))
+    _print(heading, grid)
+
+
+def print_users(users: Sequence[User]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not users:
+        _print(Text("No users yet. Add one with: todo user add NAME"))
+        return
+    now = datetime.now(UTC)
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("created", style="dim", no_wrap=True)
+    for user in users:
+        table.add_row(printable(user.name), str(user.id), _when(user.created_at, now))
+    _print(table)
+
+
+def print_rows(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A plain table of strings (`todo config`); every cell is treated as user text."""
+    from rich.table import Table
+
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for name in header:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(printable(cell) for cell in row))
+    _print(table)
+
+
+def age(moment: datetime, now: datetime) -> str:
+    """A compact age, like `gh` and `ls`: now, 42s, 5m, 3h, 2d, 3w, 4mo, 2y."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 10:
+        return "now"
+    for unit, size in _AGE_UNITS:
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "now"  # unreachable: the last unit is one second
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    """An absolute time people can read, with its age: 2026-11-27 05:00 UTC (3h ago)."""
+    ago = age(moment, now)
+    ago = "just now" if ago == "now" else f"{ago} ago"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago})"

@@ -1,44 +1,68 @@
-"""The `todo` command line: one small function per command, over the service layer."""
+"""The `todo` command line: one small function per command, over the service layer.
+
+This module is what `todo --help` and shell completion load, so it imports Typer and the
+command modules (which import nothing heavy at module level) and nothing else.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from todo_cli import __version__
-from todo_cli.cli._common import as_user_error, debug_enabled, wants_json
-from todo_cli.errors import ExitCode
+from todo_cli.cli._common import LeanGroup, as_user_error, debug_enabled, wants_json
+from todo_cli.errors import ExitCode, ValidationError
+
+_ARGS_KEY = "todo.args"
 
 
-class _TodoGroup(TyperGroup):
+class _TodoGroup(LeanGroup):
     """The one place where errors become stderr text and an exit code."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        # Kept for `invoke`: a usage error can strike before `--json` itself is parsed.
+        ctx.meta[_ARGS_KEY] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            if isinstance(exc, typer.Exit | typer.Abort) or type(exc).__module__.startswith(
-                "typer."
-            ):
-                raise  # Typer's own signals: exits, usage errors, aborts
+            if isinstance(exc, typer.TyperException) and exc.exit_code == ExitCode.USAGE:
+                if _json_requested(ctx):
+                    from todo_cli import output
+
+                    output.print_error(ValidationError(exc.format_message()), as_json=True)
+                    raise typer.Exit(ExitCode.USAGE) from None
+                raise  # Typer shows it with the usage line and a pointer to --help
+            if isinstance(exc, typer.Exit | typer.Abort | typer.TyperException | BrokenPipeError):
+                raise  # Typer's own signals; a closed pipe (`| head`) ends quietly
             from todo_cli import output
 
             error = as_user_error(exc)
             if error is not None:
-                output.print_error(error, as_json=wants_json(ctx))
+                output.print_error(error, as_json=_json_requested(ctx))
                 raise typer.Exit(error.exit_code) from None
             if debug_enabled():
                 raise
-            output.print_unexpected(exc)
+            output.print_unexpected(exc, as_json=_json_requested(ctx))
             raise typer.Exit(ExitCode.UNEXPECTED) from None
+
+
+def _json_requested(ctx: typer.Context) -> bool:
+    if wants_json(ctx):
+        return True
+    args: list[str] = ctx.meta.get(_ARGS_KEY, [])
+    options = args[: args.index("--")] if "--" in args else args
+    return "--json" in options
 
 
 app = typer.Typer(
     cls=_TodoGroup,
     name="todo",
-    help="A fast task manager for the terminal, backed by SQLite or PostgreSQL.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
@@ -70,17 +94,58 @@ def _root(
 
 
 def _register() -> None:
+    from todo_cli.cli import settings, tasks, users
     from todo_cli.cli.db_commands import db_app
     from todo_cli.cli.serve import serve
     from todo_cli.cli.token import token_app
 
-    app.add_typer(db_app, name="db")
-    app.command("serve")(serve)
-    app.add_typer(token_app, name="token")
+    for name, command in (
+        ("add", tasks.add),
+        ("list", tasks.list_tasks),
+        ("show", tasks.show),
+        ("edit", tasks.edit),
+        ("done", tasks.done),
+        ("reopen", tasks.reopen),
+        ("rm", tasks.rm),
+    ):
+        app.command(name, rich_help_panel="Tasks")(command)
+    users.user_app.command("add")(users.add_user)
+    users.user_app.command("list")(users.list_users)
+    users.user_app.command("rm")(users.remove_user)
+    app.add_typer(users.user_app, name="user", rich_help_panel="Administration")
+    app.command("config", rich_help_panel="Administration")(settings.show_config)
+    app.add_typer(db_app, name="db", rich_help_panel="Administration")
+    app.command("serve", rich_help_panel="HTTP API")(serve)
+    app.add_typer(token_app, name="token", rich_help_panel="HTTP API")
 
 
 _register()
 
 
 def main() -> None:
-    app(prog_name="todo")
+    """The `todo` console script: run, flush, and leave without interpreter teardown.
+
+    Everything worth keeping is written and every connection closed by the time the
+    command returns, so tearing down thousands of imported objects would only add
+    latency. Only the real entry point does this, never `CliRunner`.
+    """
+    try:
+        app(prog_name="todo")
+        code = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # reader gone (`| head`), or stream closed
+            code = code or ExitCode.UNEXPECTED
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")  # sys.exit("message"), as the interpreter would print it
+    return ExitCode.UNEXPECTED

@@ -1,4 +1,4 @@
-"""What every command shares: the `--json` option, settings, and error translation.
+"""What every command shares: options, the database session, the acting user, errors.
 
 Nothing heavy is imported here: SQLAlchemy and friends load inside the command that
 needs them, so `todo --help` and shell completion stay fast.
@@ -7,13 +7,54 @@ needs them, so `todo --help` and shell completion stay fast.
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
+from typer.core import TyperGroup
 
-from todo_cli.errors import TodoError
+from todo_cli.errors import TodoError, ValidationError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from todo_cli.config import DatabaseURL, Settings
+    from todo_cli.models import User
 
 _JSON_KEY = "todo.json"
+_NOT_A_NAME_CHARACTER = re.compile(r"[^A-Za-z0-9._@+-]+")
+# Used when the operating system cannot tell who is logged in (a container without an
+# /etc/passwd entry for the uid, no USER/LOGNAME): still a working first run.
+FALLBACK_USER_NAME = "me"
+
+
+_COMPLETION_EXAMPLES = {
+    "install_completion": "Example: todo --install-completion",
+    "show_completion": "Example: todo --show-completion >> ~/.bashrc",
+}
+
+
+class LeanGroup(TyperGroup):
+    """A command group that costs nothing to pass through on the way to a subcommand.
+
+    Typer coerces every parameter value that is not already a bool through a pydantic
+    TypeAdapter, and a flag that was not given arrives as None: merely passing through a
+    group on the way to `todo add --help` or a shell completion would import pydantic
+    (about 100 ms). Giving the group's own flags a False default keeps that path light.
+    Typer's completion options also get an example here, like every other option.
+    """
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
+        params: list[Any] = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_bool_flag", False) and not isinstance(param.default, bool):
+                param.default = False
+            example = _COMPLETION_EXAMPLES.get(param.name or "")
+            if example is not None and example not in (param.help or ""):
+                param.help = f"{param.help or ''} {example}".strip()
+        return params
 
 
 def _remember_json(ctx: typer.Context, value: bool) -> bool:
@@ -30,6 +71,19 @@ JsonOption = Annotated[
         "--json",
         help="Print JSON on stdout (errors as JSON on stderr). Example: --json | jq .",
         callback=_remember_json,
+    ),
+]
+
+UserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="TODO_USER",
+        show_envvar=True,
+        metavar="NAME_OR_UUID",
+        help="Act as this user (name or UUID). Default on SQLite: your login name. "
+        "Example: -u alice",
     ),
 ]
 
@@ -68,3 +122,89 @@ def as_user_error(exc: Exception) -> TodoError | None:
     except TodoError:
         return None
     return db.database_error(exc, url)
+
+
+# --- the database and the acting user -----------------------------------------------------
+
+
+@contextmanager
+def database() -> Iterator[Session]:
+    """One engine and one session for this command, on a schema this code can use.
+
+    The schema is checked first; a SQLite database is created or upgraded on the spot
+    (`db.ensure_schema`), PostgreSQL only ever by `todo db upgrade`. The engine is disposed
+    on the way out, so every connection is closed before the process exits.
+    """
+    from todo_cli import db
+    from todo_cli.config import get_settings
+
+    settings = get_settings()
+    url = settings.db_url()
+    engine = db.make_engine(url, connect_timeout=settings.connect_timeout)
+    try:
+        db.ensure_schema(engine, url)
+        with db.make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+class Acting(NamedTuple):
+    """A task command's session and the user it acts for."""
+
+    session: Session
+    user: User
+
+
+@contextmanager
+def acting_user(ref: str | None) -> Iterator[Acting]:
+    """The session and acting user of a task command (`--user`, `TODO_USER`, or default).
+
+    Who acts, in order: `--user`/`TODO_USER` (a `.env` file counts), which must name an
+    existing user; otherwise, on SQLite, the login name, created on first use; otherwise
+    (PostgreSQL, shared) a usage error, decided before connecting.
+    """
+    from todo_cli import service
+    from todo_cli.config import get_settings
+
+    settings = get_settings()
+    url = settings.db_url()
+    ref = (ref or settings.user or "").strip()
+    if not ref:
+        _require_default_user(url)
+    with database() as session:
+        if ref:
+            user = service.get_user(session, ref=ref)
+        else:
+            user = service.ensure_user(session, name=login_name())
+        yield Acting(session, user)
+
+
+def _require_default_user(url: DatabaseURL) -> None:
+    if url.backend != "sqlite":
+        raise ValidationError(
+            "No user given: pass --user NAME or set TODO_USER (on PostgreSQL there is no "
+            "default user; create one with `todo user add NAME`).",
+            details={"field": "user"},
+        )
+
+
+def login_name() -> str:
+    """The default user on SQLite: the login name, trimmed to the allowed characters.
+
+    `DOMAIN\\Jane Doe` becomes `DOMAIN-Jane-Doe`; a name with nothing usable left (or no
+    login name at all) becomes `me`.
+    """
+    import getpass
+
+    try:
+        raw = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry for this uid
+        raw = ""
+    name = _NOT_A_NAME_CHARACTER.sub("-", raw).strip("-")[:64]
+    return name or FALLBACK_USER_NAME
+
+
+def default_user(settings: Settings) -> str | None:
+    """Who a task command acts as when neither `--user` nor `TODO_USER` is given."""
+    return login_name() if settings.db_url().backend == "sqlite" else None

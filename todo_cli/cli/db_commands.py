@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption
+from todo_cli.cli._common import JsonOption, LeanGroup
 
 if TYPE_CHECKING:
     from todo_cli.config import DatabaseURL
 
 db_app = typer.Typer(
+    cls=LeanGroup,
     help="Manage the database schema. Example: todo db upgrade",
     no_args_is_help=True,
 )

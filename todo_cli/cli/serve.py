@@ -38,18 +38,26 @@ def is_loopback(host: str) -> bool:
 def serve(
     host: Annotated[
         str,
-        typer.Option(help="Address to listen on; the default accepts local connections only."),
+        typer.Option(
+            help="Address to listen on; the default accepts local connections only. "
+            "Example: --host 0.0.0.0"
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on. Example: --port 8080")
+    ] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, help="Worker processes (each with its own connection pool).")
+        int,
+        typer.Option(
+            min=1, help="Worker processes (each with its own connection pool). Example: --workers 2"
+        ),
     ] = 1,
     no_auth: Annotated[
         bool,
         typer.Option(
             "--no-auth",
             help="Serve without bearer tokens: anyone who can connect acts as any user. "
-            "Loopback addresses only.",
+            "Loopback addresses only. Example: todo serve --no-auth",
         ),
     ] = False,
 ) -> None:

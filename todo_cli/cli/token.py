@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption
+from todo_cli.cli._common import JsonOption, LeanGroup, database
 from todo_cli.cli.serve import require_api_extra
 
-if TYPE_CHECKING:
-    import uuid
-
-    from todo_cli.config import Settings
-
 token_app = typer.Typer(
+    cls=LeanGroup,
     help="Bearer tokens for the HTTP API. Example: todo token create --user alice",
     no_args_is_help=True,
 )
@@ -24,11 +20,16 @@ token_app = typer.Typer(
 def create(
     user: Annotated[
         str,
-        typer.Option("--user", "-u", help="The user the token acts for (name or UUID)."),
+        typer.Option(
+            "--user", "-u", help="The user the token acts for (name or UUID). Example: --user alice"
+        ),
     ],
     ttl: Annotated[
         str,
-        typer.Option(help="How long the token stays valid: 30d, 12h, 90m, 3600s, 2w (≤ 365d)."),
+        typer.Option(
+            help="How long the token stays valid: 30d, 12h, 90m, 3600s, 2w (≤ 365d). "
+            "Example: --ttl 12h"
+        ),
     ] = "30d",
     json: JsonOption = False,
 ) -> None:
@@ -40,14 +41,15 @@ def create(
     Example: curl -H "Authorization: Bearer $(todo token create --user alice)" …
     """
     require_api_extra("jwt")
-    from todo_cli import output, tokens
+    from todo_cli import output, service, tokens
     from todo_cli.config import get_settings
     from todo_cli.models import isoformat
 
     settings = get_settings()
     key = tokens.signing_key(settings.api_secret)
     lifetime = tokens.parse_ttl(ttl)
-    user_id = _user_id(settings, user)
+    with database() as session:  # tokens are never minted for a user that does not exist
+        user_id = service.get_user(session, ref=user).id
     token, expires_at = tokens.mint_token(key, user_id=user_id, ttl=lifetime)
     if json:
         output.print_json(
@@ -55,17 +57,3 @@ def create(
         )
     else:
         output.print_message(token)
-
-
-def _user_id(settings: Settings, ref: str) -> uuid.UUID:
-    """The id of an existing user, by name or UUID (tokens are never minted for nobody)."""
-    from todo_cli import db, service
-
-    url = settings.db_url()
-    engine = db.make_engine(url, connect_timeout=settings.connect_timeout)
-    try:
-        db.ensure_schema(engine, url)
-        with db.make_session_factory(engine)() as session:
-            return service.get_user(session, ref=ref).id
-    finally:
-        engine.dispose()

@@ -1,0 +1,259 @@
+"""Task commands: add, list, show, edit, done, reopen, rm.
+
+Each parses its arguments, makes one service call for the acting user, and renders the
+result; every rule (validation, references, isolation) lives in the service layer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from todo_cli.cli._common import JsonOption, UserOption, acting_user
+from todo_cli.errors import ValidationError
+
+if TYPE_CHECKING:
+    from todo_cli.models import Task
+
+# A table longer than a screen or two is not read, only scrolled; `--limit` and `--json`
+# give the rest. Fetching a fixed page also keeps 10,000 pending tasks as fast as 100.
+DEFAULT_LIST_LIMIT = 30
+
+RefsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="REF",
+        show_default=False,
+        help="Tasks by number, UUID or UUID prefix (4+ hex digits). Example: 3 7 1f3e",
+    ),
+]
+RefArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="REF",
+        show_default=False,
+        help="A task by number, UUID or UUID prefix (4+ hex digits). Example: 3",
+    ),
+]
+
+
+def add(
+    title: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TITLE",
+            show_default=False,
+            help="What to do, up to 255 characters; several words are joined with spaces. "
+            'Example: "Buy milk"',
+        ),
+    ],
+    description: Annotated[
+        str | None,
+        typer.Option(
+            "--description",
+            "-d",
+            metavar="TEXT",
+            help='Longer notes, kept exactly as given. Example: -d "2 litres, oat"',
+        ),
+    ] = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Add a task and print its number.
+
+    Example: todo add "Buy milk" -d "2 litres, oat"
+    """
+    from todo_cli import service
+
+    with acting_user(user) as (session, me):
+        task = service.create_task(
+            session, user_id=me.id, title=" ".join(title), description=description
+        )
+    _render([task], "Added", as_json=json, single=True)
+
+
+def list_tasks(
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", "-a", help="Pending and completed tasks. Example: todo list --all"),
+    ] = False,
+    done: Annotated[
+        bool,
+        typer.Option("--done", help="Completed tasks only. Example: todo list --done"),
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=0,
+            metavar="N",
+            show_default=False,
+            help=f"Show at most N tasks (default: {DEFAULT_LIST_LIMIT} in the table, "
+            "all with --json). Example: --limit 100",
+        ),
+    ] = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List pending tasks, newest first (--all: every task, --done: completed ones).
+
+    On a terminal the table fits the window; piped, it is plain text.
+
+    --json streams a JSON array of every matching task.
+
+    Example: todo list --all --limit 10
+    """
+    from todo_cli import models, output, service
+
+    if show_all and done:
+        raise ValidationError(
+            "--all and --done cannot be combined; --all already includes completed tasks.",
+            details={"field": "done"},
+        )
+    status: service.Status = "all" if show_all else "done" if done else "pending"
+    with acting_user(user) as (session, me):
+        if json:
+            tasks = service.iter_tasks(session, user_id=me.id, status=status, limit=limit)
+            output.stream_json_array(models.task_to_json(task) for task in tasks)
+            return
+        shown = DEFAULT_LIST_LIMIT if limit is None else limit
+        # One row more than shown tells whether there are more, without counting them all.
+        page = service.list_tasks(session, user_id=me.id, status=status, limit=shown + 1)
+        more = 0
+        if len(page) > shown:
+            page = page[:shown]
+            more = service.count_tasks(session, user_id=me.id, status=status) - shown
+    flags = {"all": " --all", "done": " --done", "pending": ""}[status]
+    empty = {
+        "pending": 'No pending tasks. Add one with: todo add "Buy milk"',
+        "done": "No completed tasks.",
+        "all": 'No tasks yet. Add one with: todo add "Buy milk"',
+    }[status]
+    output.print_tasks(
+        page,
+        more=more,
+        more_hint=f"todo list{flags} --limit {shown + more}, or --json",
+        empty=empty,
+    )
+
+
+def show(ref: RefArgument, user: UserOption = None, json: JsonOption = False) -> None:
+    """Show one task with all its fields.
+
+    Example: todo show 3
+    """
+    from todo_cli import models, output, service
+
+    with acting_user(user) as (session, me):
+        task = service.get_task(session, user_id=me.id, ref=ref)
+    if json:
+        output.print_json(models.task_to_json(task))
+    else:
+        output.print_task(task)
+
+
+def edit(
+    ref: RefArgument,
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title", "-t", metavar="TEXT", help='The new title. Example: --title "Buy oat milk"'
+        ),
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option(
+            "--description",
+            "-d",
+            metavar="TEXT",
+            help='The new description. Example: -d "from the corner shop"',
+        ),
+    ] = None,
+    no_description: Annotated[
+        bool,
+        typer.Option(
+            "--no-description",
+            help="Remove the description. Example: todo edit 3 --no-description",
+        ),
+    ] = False,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Change a task's title or description; only the fields given change.
+
+    Example: todo edit 3 --title "Buy oat milk"
+    """
+    from todo_cli import service
+    from todo_cli.models import TaskUpdate
+
+    if description is not None and no_description:
+        raise ValidationError(
+            "--description and --no-description cannot be combined.",
+            details={"field": "description"},
+        )
+    changes: dict[str, str | None] = {}
+    if title is not None:
+        changes["title"] = title
+    if description is not None or no_description:
+        changes["description"] = description
+    if not changes:
+        raise ValidationError(
+            "Nothing to change: give --title, --description or --no-description "
+            '(example: todo edit 3 --title "Buy oat milk").'
+        )
+    with acting_user(user) as (session, me):
+        task = service.update_task(
+            session, user_id=me.id, ref=ref, changes=TaskUpdate.model_validate(changes)
+        )
+    _render([task], "Updated", as_json=json, single=True)
+
+
+def done(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
+    """Mark tasks completed; if any reference is unknown, nothing changes.
+
+    Example: todo done 3 4
+    """
+    from todo_cli import service
+
+    with acting_user(user) as (session, me):
+        tasks = service.complete_tasks(session, user_id=me.id, refs=refs)
+    _render(tasks, "Completed", as_json=json)
+
+
+def reopen(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
+    """Mark completed tasks pending again; if any reference is unknown, nothing changes.
+
+    Example: todo reopen 3
+    """
+    from todo_cli import service
+
+    with acting_user(user) as (session, me):
+        tasks = service.reopen_tasks(session, user_id=me.id, refs=refs)
+    _render(tasks, "Reopened", as_json=json)
+
+
+def rm(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
+    """Delete tasks for good; if any reference is unknown, nothing is deleted.
+
+    Their numbers are never handed out again.
+
+    Example: todo rm 3 4
+    """
+    from todo_cli import service
+
+    with acting_user(user) as (session, me):
+        tasks = service.delete_tasks(session, user_id=me.id, refs=refs)
+    _render(tasks, "Deleted", as_json=json)
+
+
+def _render(tasks: list[Task], verb: str, *, as_json: bool, single: bool = False) -> None:
+    """JSON (one object, or an array for multi-task commands), or a line per task."""
+    from todo_cli import models, output
+
+    if as_json:
+        body = [models.task_to_json(task) for task in tasks]
+        output.print_json(body[0] if single else body)
+    else:
+        output.print_done(verb, tasks)
