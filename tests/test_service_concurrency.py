@@ -115,3 +115,43 @@ def test_concurrent_multi_task_operations_in_opposite_orders_do_not_deadlock(
 
     results = _all_at_once(8, work)
     assert [r for r in results if isinstance(r, BaseException)] == []
+
+
+def test_a_long_read_never_blocks_a_writer(session_factory: Callable[[], Session]) -> None:
+    """A reader mid-stream (`todo list --json | less`) must not hold up `todo add`."""
+    with session_factory() as session:
+        user_id = service.create_user(session, name="alice").id
+        for title in "abc":
+            service.create_task(session, user_id=user_id, title=title)
+
+    with session_factory() as reader:
+        stream = service.iter_tasks(reader, user_id=user_id, status="all")
+        next(stream)  # the read transaction is open and unfinished
+        written = threading.Event()
+
+        def write() -> None:
+            with session_factory() as writer:
+                service.create_task(writer, user_id=user_id, title="while reading")
+                written.set()
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(timeout=10)
+        assert written.is_set(), "the writer waited for the reader"
+        assert len(list(stream)) == 2  # the reader's snapshot is unchanged
+
+
+def test_a_session_that_read_first_can_still_write_under_contention(
+    session_factory: Callable[[], Session],
+) -> None:
+    """The CLI looks the user up, then writes, in one session: that must queue, not fail."""
+    with session_factory() as session:
+        user_id = service.create_user(session, name="alice").id
+
+    def work(i: int) -> int:
+        with session_factory() as session:
+            service.get_user(session, ref="alice")  # opens a read transaction
+            return service.create_task(session, user_id=user_id, title=f"t{i}").number
+
+    results = _all_at_once(10, work)
+    assert sorted(results) == list(range(1, 11)), results  # type: ignore[type-var]

@@ -28,7 +28,20 @@ def test_names_are_unique_regardless_of_case(session: Session) -> None:
     assert caught.value.exit_code == 4 and caught.value.http_status == 409
 
 
-@pytest.mark.parametrize("name", ["", " ", "has space", "x" * 65, "semi;colon", "ünïcode", "a\nb"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        " ",
+        "has space",
+        "x" * 65,
+        "semi;colon",
+        "ünïcode",
+        "a\nb",
+        "0123456789abcdef0123456789abcdef",  # reads as a UUID: could never be named again
+        "01234567-89ab-cdef-0123-456789abcdef",
+    ],
+)
 def test_invalid_names_are_refused(session: Session, name: str) -> None:
     with pytest.raises(ValidationError):
         service.create_user(session, name=name)

@@ -62,9 +62,11 @@ def make_engine(
     """An engine tuned for the backend.
 
     SQLite: WAL, foreign keys enforced (except while migrating, when batch mode copies
-    and drops tables and must not cascade), a busy timeout, and `BEGIN IMMEDIATE`, so
+    and drops tables and must not cascade), a busy timeout, and `BEGIN IMMEDIATE` for
+    transactions marked as writes (`models.WRITE_TRANSACTION`, and every migration), so
     that concurrent writers queue on the lock instead of failing with "database is
-    locked" when a read transaction tries to become a write.
+    locked" when a read transaction tries to become a write. Reads begin deferred: a
+    WAL snapshot that never blocks a writer, however long a streamed listing takes.
 
     PostgreSQL: `pool_pre_ping`, a connect timeout, and connection attempts retried with
     backoff for up to `connect_timeout` seconds in all (a Neon compute that scaled to
@@ -73,6 +75,8 @@ def make_engine(
     server connection.
     """
     from sqlalchemy import create_engine, event
+
+    from todo_cli.models import WRITE_TRANSACTION
 
     if url.backend == "sqlite":
         path = url.sqlite_path
@@ -92,8 +96,9 @@ def make_engine(
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(connection: Connection) -> None:
+            writing = migrating or connection.get_execution_options().get(WRITE_TRANSACTION)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
         return engine
 

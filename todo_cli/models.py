@@ -28,6 +28,10 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 TITLE_MAX_LENGTH = 255
+# Execution option that marks a transaction as one that will write. The service sets it
+# on a write operation's first statement; db.make_engine starts such transactions with
+# BEGIN IMMEDIATE on SQLite, and every other transaction as a plain (deferred) read.
+WRITE_TRANSACTION = "todo_write"
 USER_NAME_MAX_LENGTH = 64
 
 

@@ -31,6 +31,7 @@ from todo_cli.errors import (
 from todo_cli.models import (
     TITLE_MAX_LENGTH,
     USER_NAME_MAX_LENGTH,
+    WRITE_TRANSACTION,
     Task,
     TaskUpdate,
     User,
@@ -117,6 +118,12 @@ def clean_user_name(name: str) -> str:
             f"and ._@+- (got {name!r})",
             details={"field": "name"},
         )
+    if _as_uuid(name) is not None:
+        # A user is named by name or by UUID; a name that reads as a UUID could never
+        # be named again.
+        raise ValidationError(
+            f"user name must not be a UUID (got {name!r})", details={"field": "name"}
+        )
     return name
 
 
@@ -132,6 +139,7 @@ def _as_uuid(text: str) -> uuid.UUID | None:
 
 def create_user(session: Session, *, name: str) -> User:
     name = clean_user_name(name)
+    _begin_write(session)
     if _user_by_name(session, name) is not None:
         raise UserExists(f"A user named {name!r} already exists.", details={"name": name})
     user = User(name=name)
@@ -172,11 +180,29 @@ def list_users(session: Session) -> list[User]:
 
 def delete_user(session: Session, *, ref: str) -> User:
     """Delete a user and all of their tasks."""
+    _begin_write(session)
     user = get_user(session, ref=ref)
     session.exec(delete(Task).where(col(Task.user_id) == user.id))
     session.delete(user)
     session.commit()
     return user
+
+
+def _begin_write(session: Session) -> None:
+    """Open this operation's transaction as a write transaction from its first statement.
+
+    On SQLite that means `BEGIN IMMEDIATE` (see db.make_engine): writers queue on the
+    database lock with the busy timeout instead of failing when a read transaction
+    tries to become a write, while reads stay plain WAL snapshots that never block a
+    writer. A read transaction the caller left open (e.g. looking up the acting user)
+    is ended first; nothing is pending in it, because every write commits before it
+    returns.
+    """
+    if session.in_transaction():
+        if session.connection().get_execution_options().get(WRITE_TRANSACTION):
+            return
+        session.commit()
+    session.connection(execution_options={WRITE_TRANSACTION: True})
 
 
 def _user_by_name(session: Session, name: str) -> User | None:
@@ -196,6 +222,7 @@ def create_task(
 ) -> Task:
     title = clean_title(title)
     description = clean_description(description)
+    _begin_write(session)
     # Taking the next number locks the user's row until commit: concurrent creates for
     # one user queue here, and a number once handed out is never handed out again.
     number = session.exec(
@@ -286,6 +313,7 @@ def update_task(
                 "is_completed must be true or false", details={"field": "is_completed"}
             )
         values["is_completed"] = changes.is_completed
+    _begin_write(session)
     task = _owned_task(session, user_id, ref, lock=True)
     _check_version(task, expected_version)
     _apply(task, values)
@@ -311,6 +339,7 @@ def delete_tasks(
     expected_version: int | None = None,
 ) -> list[Task]:
     """Delete tasks; if any reference is unknown (or any version stale), nothing changes."""
+    _begin_write(session)
     tasks = _owned_tasks(session, user_id, refs)
     for task in tasks:
         _check_version(task, expected_version)
@@ -323,6 +352,7 @@ def delete_tasks(
 def _set_completed(
     session: Session, user_id: uuid.UUID, refs: Sequence[str], *, completed: bool
 ) -> list[Task]:
+    _begin_write(session)
     tasks = _owned_tasks(session, user_id, refs)
     for task in tasks:
         _apply(task, {"is_completed": completed})
