@@ -146,3 +146,45 @@ def test_sqlite_paths(raw: str, path: Path | None) -> None:
     url = DatabaseURL.parse(raw)
     assert url.sqlite_path == path
     assert url.reveal() == raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "postgresql://bob@h/db?password=Sup3rSecret&sslmode=require",
+        "postgresql://bob@h/db?sslmode=require&PASSWORD=Sup3rSecret",
+        "postgresql://bob:Sup3rSecret@h/db?password=Sup3rSecret",
+    ],
+)
+def test_a_password_given_as_a_url_option_is_masked_too(raw: str) -> None:
+    """libpq accepts ?password=…; it must be hidden like the one in the user info."""
+    url = DatabaseURL.parse(raw)
+    for shown in (str(url), repr(url), url.masked):
+        assert "Sup3rSecret" not in shown
+    assert url.password == "Sup3rSecret"
+    assert redact("failed: Sup3rSecret", *url.secrets) == "failed: ***"
+    assert "sslmode=require" in url.masked or "sslmode" not in raw
+
+
+def test_uppercase_pooler_host_still_gets_a_direct_url() -> None:
+    url = DatabaseURL.parse("postgresql://u:p@EP-COOL-123-POOLER.eu.aws.neon.tech/db")
+    assert url.pooler is True
+    assert make_url(url.direct().reveal()).host == "EP-COOL-123.eu.aws.neon.tech"
+
+
+def test_database_url_in_a_dotenv_file_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A project's `.env` may name that app's database; todo must not adopt it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DATABASE_URL=postgres://someone_elses_app@h/db\n")
+    assert get_settings().db_url().backend == "sqlite"
+
+
+def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TODO_DATABASE_URL", "")
+    monkeypatch.setenv("DATABASE_URL", "postgres://fallback@h/db")
+    monkeypatch.setenv("TODO_CONNECT_TIMEOUT", "")
+    settings = get_settings()
+    assert make_url(settings.db_url().reveal()).username == "fallback"
+    assert settings.connect_timeout == 5.0

@@ -8,6 +8,8 @@ reach the driver, never a message.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +27,10 @@ APP_NAME = "todo"
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 _MASK = "***"
+FALLBACK_URL_VARIABLE = "DATABASE_URL"
+# libpq also takes the password as a URL option: ?password=… (or &password=…).
+_QUERY_PASSWORD = re.compile(r"((?:^|[?&])password=)([^&#]*)", re.IGNORECASE)
+_MASKED_OPTION = rf"\g<1>{_MASK}"
 
 
 class Settings(BaseSettings):
@@ -36,12 +42,12 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        env_ignore_empty=True,  # TODO_X= (empty) means unset, not an invalid value
     )
 
     database_url: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("TODO_DATABASE_URL", "DATABASE_URL"),
-        description="Database URL; unset means the embedded SQLite file.",
+        description="Database URL; unset means DATABASE_URL, then the embedded SQLite file.",
     )
     database_url_direct: SecretStr | None = Field(
         default=None,
@@ -63,6 +69,18 @@ class Settings(BaseSettings):
     api_secret: SecretStr | None = Field(
         default=None, description="HS256 signing secret for API tokens (at least 32 bytes)."
     )
+
+    @model_validator(mode="after")
+    def _fall_back_to_database_url(self) -> Settings:
+        """DATABASE_URL counts from the real environment only, never from `.env`.
+
+        It is the platforms' convention (Heroku, Render, Neon's integrations), but a
+        `.env` in whatever project you stand in may hold that app's database; reading it
+        would point `todo db upgrade` at someone else's schema.
+        """
+        if self.database_url is None and os.environ.get(FALLBACK_URL_VARIABLE, "").strip():
+            self.database_url = SecretStr(os.environ[FALLBACK_URL_VARIABLE].strip())
+        return self
 
     def db_url(self) -> DatabaseURL:
         """The URL the application connects with (pooled, on Neon)."""
@@ -113,19 +131,18 @@ def setting_sources() -> dict[str, SettingSource]:
         ("env_file", DotEnvSettingsSource(Settings).env_vars),
     )
     sources: dict[str, SettingSource] = {}
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        candidates = (
-            [str(choice) for choice in alias.choices]
-            if isinstance(alias, AliasChoices)
-            else [f"TODO_{name.upper()}"]
-        )
-        sources[name] = SettingSource("default", candidates[0])
+    for name in Settings.model_fields:
+        variable = f"TODO_{name.upper()}"
+        sources[name] = SettingSource("default", variable)
         for origin, values in layers:
-            found = next((c for c in candidates if c.lower() in values), None)
-            if found is not None:
-                sources[name] = SettingSource(origin, found)
+            if values.get(variable.lower()):
+                sources[name] = SettingSource(origin, variable)
                 break
+    if (
+        sources["database_url"].origin == "default"
+        and os.environ.get(FALLBACK_URL_VARIABLE, "").strip()
+    ):
+        sources["database_url"] = SettingSource("environment", FALLBACK_URL_VARIABLE)
     return sources
 
 
@@ -193,8 +210,16 @@ class DatabaseURL:
 
     @property
     def password(self) -> str | None:
-        password = urlsplit(self._url).password
-        return unquote(password) if password else None
+        """The password, whether in the user info or in libpq's `?password=` option."""
+        return next(iter(self.secrets), None)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every password the URL carries, for `redact`."""
+        parts = urlsplit(self._url)
+        found = [parts.password or ""]
+        found += [match.group(2) for match in _QUERY_PASSWORD.finditer(parts.query)]
+        return tuple(unquote(secret) for secret in found if secret)
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -211,10 +236,8 @@ class DatabaseURL:
         if self.backend != "postgresql":
             return self
         parts = urlsplit(self._url)
-        netloc = parts.netloc
-        host = parts.hostname or ""
-        if "-pooler" in host:
-            netloc = netloc.replace(host, host.replace("-pooler", "", 1), 1)
+        user, at, host = parts.netloc.rpartition("@")
+        netloc = user + at + re.sub("-pooler", "", host, count=1, flags=re.IGNORECASE)
         return DatabaseURL(urlunsplit(parts._replace(netloc=netloc)), "postgresql", False)
 
     def __str__(self) -> str:
@@ -226,11 +249,14 @@ class DatabaseURL:
 
 def _mask(raw: str) -> str:
     parts = urlsplit(raw)
-    if parts.password is None:
+    query = _QUERY_PASSWORD.sub(_MASKED_OPTION, parts.query)
+    if parts.password is None and query == parts.query:
         return raw
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:{_MASK}@{hostinfo}"))
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:{_MASK}@{hostinfo}"
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _mask_unparsed(raw: str) -> str:
@@ -238,7 +264,7 @@ def _mask_unparsed(raw: str) -> str:
     scheme, sep, rest = raw.partition("://")
     if "@" in rest:
         rest = f"{_MASK}@{rest.rpartition('@')[2]}"
-    return f"{scheme}{sep}{rest}"
+    return f"{scheme}{sep}{_QUERY_PASSWORD.sub(_MASKED_OPTION, rest)}"
 
 
 def redact(text: str, *secrets: str | None) -> str:

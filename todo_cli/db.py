@@ -289,7 +289,7 @@ def database_error(exc: BaseException, url: DatabaseURL) -> TodoError | None:
         return None
     original = exc.orig if exc.orig is not None else exc
     lines = str(original).strip().splitlines()
-    reason = redact(lines[0] if lines else type(original).__name__, url.password).rstrip(".")
+    reason = redact(lines[0] if lines else type(original).__name__, *url.secrets).rstrip(".")
     if url.backend == "sqlite":
         if "locked" in reason or "busy" in reason:
             return DatabaseUnavailable(
