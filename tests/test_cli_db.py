@@ -91,3 +91,35 @@ def test_db_without_subcommand_shows_help() -> None:
     code, out, _ = invoke("db")
     assert "upgrade" in out and "downgrade" in out and "current" in out
     assert code in (0, 2)
+
+
+def test_migration_errors_name_the_direct_url_they_used(
+    database_url: DatabaseURL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrations run on TODO_DATABASE_URL_DIRECT: a failure there must name (and mask) it."""
+    monkeypatch.setenv("TODO_DATABASE_URL", database_url.reveal())
+    monkeypatch.setenv("TODO_DATABASE_URL_DIRECT", "postgresql://bob:DirectPw@127.0.0.1:9/x")
+    monkeypatch.setenv("TODO_CONNECT_TIMEOUT", "0.5")
+    for command in (["db", "upgrade"], ["db", "current"], ["db", "downgrade", "base"]):
+        code, _, err = invoke(*command)
+        assert code == 5, err
+        assert "Cannot reach the database at postgresql+psycopg://bob:***@127.0.0.1:9/x" in err
+        assert "DirectPw" not in err
+
+
+def test_a_schema_newer_than_this_todo_is_exit_5_not_a_usage_error(
+    new_database: Callable[[str], DatabaseURL], backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    url = new_database(backend)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    monkeypatch.setenv("TODO_DATABASE_URL", url.reveal())
+    for command in (["db", "upgrade"], ["db", "downgrade", "base"]):
+        code, _, err = invoke(*command)
+        assert code == 5, err
+        assert "newer than this todo knows; upgrade todo" in err

@@ -157,9 +157,23 @@ def _uuid_param(engine: Engine) -> str:
         ('FATAL:  password authentication failed for user "u"', False),
         ('FATAL:  database "nope" does not exist', False),
         ('could not translate host name "typo.example" to address', False),
+        # psycopg 3.3's own wording, from a real call (see the test below)
+        ("failed to resolve host 'typo.invalid': [Errno -2] Name or service not known", False),
+        ("failed to resolve host 'h': [Errno -3] Temporary failure in name resolution", True),
+        ('FATAL:  password authentication failed for user "compute_app"', False),
     ],
 )
 def test_only_failures_another_attempt_could_cure_are_retried(message: str, retry: bool) -> None:
     import psycopg
 
     assert db._worth_retrying(psycopg.OperationalError(message)) is retry
+
+
+def test_a_host_that_does_not_resolve_fails_at_once() -> None:
+    """The real driver's wording, not a made-up one: a typo is not retried for 30 s."""
+    url = DatabaseURL.parse("postgresql://u:pw@no-such-host.invalid/db")
+    engine = db.make_engine(url, connect_timeout=30)
+    started = time.monotonic()
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        engine.connect()
+    assert time.monotonic() - started < 10

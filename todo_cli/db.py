@@ -47,8 +47,14 @@ _RETRYABLE_ANSWERS = (
     "too many connections",  # a role's or database's own limit
     "too many clients",  # the server's max_connections ("sorry, too many clients already")
     "remaining connection slots",
-    "compute",  # Neon's proxy while the compute wakes ("could not connect to compute…")
+    # Neon's proxy while the compute wakes ("Couldn't connect to compute node", …)
+    "connect to compute",
+    "compute node",
 )
+# A host name that does not resolve is a typo, not a cold start (psycopg 3.2+ resolves
+# names itself and says "failed to resolve host"; libpq says "could not translate host
+# name"), unless the resolver itself is only temporarily failing.
+_UNRESOLVED_HOST = ("failed to resolve host", "could not translate host name")
 
 
 def make_engine(
@@ -155,9 +161,9 @@ def _worth_retrying(exc: Exception) -> bool:
         return sqlstate in _RETRYABLE_SQLSTATES
     message = str(exc)
     if "FATAL:" not in message and "ERROR:" not in message:
-        # No answer from a server: refused, timed out, unreachable. A host name that
-        # does not resolve is a typo, not a cold start.
-        return "translate host name" not in message
+        # No answer from a server: refused, timed out, unreachable.
+        unresolved = any(words in message for words in _UNRESOLVED_HOST)
+        return not unresolved or "Temporary failure" in message
     return any(answer in message for answer in _RETRYABLE_ANSWERS)
 
 
@@ -191,7 +197,11 @@ def check_schema(engine: Engine) -> None:
             f"The database schema is at revision {revision} but this todo needs "
             f"{HEAD_REVISION}; run `todo db upgrade`."
         )
-    raise SchemaOutOfDate(
+    raise _newer_schema(revision)
+
+
+def _newer_schema(revision: str) -> SchemaOutOfDate:
+    return SchemaOutOfDate(
         f"The database schema (revision {revision}) is newer than this todo knows; upgrade todo."
     )
 
@@ -231,12 +241,53 @@ def _alembic_config(url: DatabaseURL, connection: Connection | None = None) -> A
 
 @contextmanager
 def _migration_connection(url: DatabaseURL, connect_timeout: float) -> Iterator[Connection]:
+    """One transaction on the migration URL; failures are named with that URL."""
     engine = make_engine(url, connect_timeout=connect_timeout, migrating=True)
     try:
-        with engine.begin() as connection:
+        with translated_errors(url), engine.begin() as connection:
+            _refuse_unknown_revision(connection)
             yield connection
     finally:
         engine.dispose()
+
+
+def _refuse_unknown_revision(connection: Connection) -> None:
+    """A schema newer than this code: only a newer todo may migrate it, up or down."""
+    from sqlalchemy import inspect, text
+
+    if not inspect(connection).has_table("alembic_version"):
+        return
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision is not None and revision not in SCHEMA_REVISIONS:
+        raise _newer_schema(revision)
+
+
+def revision_of(url: DatabaseURL, *, connect_timeout: float = 5.0) -> str | None:
+    """The schema revision of the database at `url` (`todo db current`)."""
+    engine = make_engine(url, connect_timeout=connect_timeout)
+    try:
+        with translated_errors(url):
+            return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def translated_errors(url: DatabaseURL) -> Iterator[None]:
+    """Database failures raised as the user-facing errors they stand for, naming `url`.
+
+    For code that talks to another database than the settings' main URL (migrations run
+    on the direct endpoint), so that the message names, and masks, the right one.
+    """
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        yield
+    except sa_exc.DBAPIError as exc:
+        error = database_error(exc, url)
+        if error is None:
+            raise
+        raise error from exc
 
 
 @contextmanager

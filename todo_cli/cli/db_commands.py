@@ -78,11 +78,7 @@ def _report(url: DatabaseURL, as_json: bool) -> None:
     from todo_cli import db, output
     from todo_cli.config import get_settings
 
-    engine = db.make_engine(url, connect_timeout=get_settings().connect_timeout)
-    try:
-        revision = db.current_revision(engine)
-    finally:
-        engine.dispose()
+    revision = db.revision_of(url, connect_timeout=get_settings().connect_timeout)
     if as_json:
         output.print_json({"revision": revision, "head": db.HEAD_REVISION, "database": url.masked})
         return
