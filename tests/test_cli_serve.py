@@ -218,3 +218,14 @@ def test_the_cli_loads_no_api_machinery_until_serve_or_token_runs() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_port_in_use_is_one_sentence_and_exit_5(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn exits 3 when it cannot bind; in our contract 3 means 'not found'."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = invoke("serve", "--no-auth", "--port", str(port))
+    assert code == 5
+    assert f"Error: The server could not start on 127.0.0.1:{port}" in err

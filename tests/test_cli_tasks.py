@@ -328,3 +328,10 @@ def test_user_text_cannot_inject_escapes_or_markup(alice: User) -> None:
     assert as_json("show", "1")["description"] == "line 1\n\x1b[2Jline 2\x07\tend"
     _, out, _ = invoke("list")
     assert "[bold red]not markup[/]" in out
+
+
+@pytest.mark.parametrize("limit", ["2147483648", "99999999999999999999"])
+def test_a_limit_beyond_any_possible_task_count_is_a_usage_error(alice: User, limit: str) -> None:
+    code, out, err = invoke("list", "--limit", limit)
+    assert code == 2 and out == ""
+    assert "limit must be between 0 and 2147483647" in err

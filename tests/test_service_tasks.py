@@ -345,3 +345,11 @@ def test_delete_several_and_with_expected_version(session: Session, alice: User)
     assert service.count_tasks(session, user_id=alice.id, status="all") == 0
     with pytest.raises(ValidationError):
         service.delete_tasks(session, user_id=alice.id, refs=[])
+
+
+@pytest.mark.parametrize("paging", [{"limit": 2**31}, {"offset": 2**31}, {"limit": 10**20}])
+def test_paging_beyond_any_possible_task_count_is_refused(
+    session: Session, alice: User, paging: dict[str, int]
+) -> None:
+    with pytest.raises(ValidationError, match="between 0 and 2147483647"):
+        service.list_tasks(session, user_id=alice.id, **paging)  # type: ignore[arg-type]

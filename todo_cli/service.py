@@ -42,7 +42,8 @@ from todo_cli.models import (
 # text, far more than any task needs, and keeps one row well under a megabyte.
 DESCRIPTION_MAX_LENGTH = 100_000
 MIN_PREFIX_LENGTH = 4
-# Tasks beyond this number cannot exist (the column is a 32-bit integer).
+# Tasks beyond this number cannot exist (the column is a 32-bit integer); it also bounds
+# paging, which both backends would otherwise reject with a driver error.
 _MAX_NUMBER = 2**31 - 1
 _AMBIGUOUS_SHOWN = 10
 _USER_NAME = re.compile(rf"[A-Za-z0-9._@+-]{{1,{USER_NAME_MAX_LENGTH}}}")
@@ -498,10 +499,11 @@ def _filter_status(query: _Query, status: Status) -> _Query:
 def _list_query(
     user_id: uuid.UUID, status: Status, limit: int | None, offset: int
 ) -> SelectOfScalar[Task]:
-    if limit is not None and limit < 0:
-        raise ValidationError("limit must not be negative", details={"field": "limit"})
-    if offset < 0:
-        raise ValidationError("offset must not be negative", details={"field": "offset"})
+    for field, value in (("limit", limit), ("offset", offset)):
+        if value is not None and not 0 <= value <= _MAX_NUMBER:
+            raise ValidationError(
+                f"{field} must be between 0 and {_MAX_NUMBER}", details={"field": field}
+            )
     query: SelectOfScalar[Task] = _filter_status(_owned_query(user_id), status)
     query = query.order_by(col(Task.created_at).desc(), col(Task.id).desc()).offset(offset)
     return query.limit(limit) if limit is not None else query

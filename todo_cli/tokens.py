@@ -57,7 +57,10 @@ def parse_ttl(text: str) -> timedelta:
             "(for example 30d or 12h).",
             details={"field": "ttl"},
         )
-    ttl = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        ttl = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:  # beyond what a timedelta holds: certainly beyond the maximum
+        ttl = timedelta.max
     if ttl > MAX_TTL:
         raise ValidationError(
             f"--ttl {text!r} is longer than the maximum of {MAX_TTL.days} days.",

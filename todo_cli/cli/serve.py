@@ -104,4 +104,13 @@ def serve(
     # An import string and a factory, so that every worker process builds its own app
     # (and its own engine) from the same environment.
     factory = "todo_cli.api.app:create_app_without_auth" if no_auth else "todo_cli.api:create_app"
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers)
+    try:
+        uvicorn.run(factory, factory=True, host=host, port=port, workers=workers)
+    except SystemExit as exc:
+        # uvicorn exits with its own codes (3 when it cannot bind); ours mean other things.
+        if exc.code not in (0, None):
+            raise ConfigError(
+                f"The server could not start on {host}:{port} (uvicorn's message above says "
+                "why, e.g. the port is in use)."
+            ) from None
+        raise
