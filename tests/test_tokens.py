@@ -87,3 +87,17 @@ def test_importing_tokens_loads_neither_fastapi_nor_jwt() -> None:
     code = "import sys, todo_cli.tokens; print('fastapi' in sys.modules, 'jwt' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_clocks_may_disagree_by_a_few_seconds_but_not_more() -> None:
+    """A token minted on a machine whose clock runs ahead is still accepted; an expiry
+    further back than the tolerance is not."""
+    user_id = uuid.uuid4()
+    ahead = datetime.now(UTC) + timedelta(seconds=10)
+    early, _ = tokens.mint_token(KEY, user_id=user_id, ttl=timedelta(minutes=5), now=ahead)
+    assert tokens.verify_token(KEY, early) == user_id
+    just_expired, _ = tokens.mint_token(
+        KEY, user_id=user_id, ttl=timedelta(minutes=1), now=datetime.now(UTC) - timedelta(minutes=2)
+    )
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.verify_token(KEY, just_expired)

@@ -26,11 +26,11 @@ from todo_cli.errors import ConfigError
 APP_NAME = "todo"
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
-_MASK = "***"
+MASK = "***"
 FALLBACK_URL_VARIABLE = "DATABASE_URL"
 # libpq also takes the password as a URL option: ?password=… (or &password=…).
 _QUERY_PASSWORD = re.compile(r"((?:^|[?&])password=)([^&#]*)", re.IGNORECASE)
-_MASKED_OPTION = rf"\g<1>{_MASK}"
+_MASKED_OPTION = rf"\g<1>{MASK}"
 
 
 class Settings(BaseSettings):
@@ -255,7 +255,7 @@ def _mask(raw: str) -> str:
     netloc = parts.netloc
     if parts.password is not None:
         userinfo, _, hostinfo = netloc.rpartition("@")
-        netloc = f"{userinfo.split(':', 1)[0]}:{_MASK}@{hostinfo}"
+        netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{hostinfo}"
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
@@ -263,7 +263,7 @@ def _mask_unparsed(raw: str) -> str:
     """Best-effort masking for a URL too malformed to parse: drop all user info."""
     scheme, sep, rest = raw.partition("://")
     if "@" in rest:
-        rest = f"{_MASK}@{rest.rpartition('@')[2]}"
+        rest = f"{MASK}@{rest.rpartition('@')[2]}"
     return f"{scheme}{sep}{_QUERY_PASSWORD.sub(_MASKED_OPTION, rest)}"
 
 
@@ -272,5 +272,5 @@ def redact(text: str, *secrets: str | None) -> str:
     for secret in secrets:
         if secret:
             for form in {secret, quote(secret, safe=""), quote(secret)}:
-                text = text.replace(form, _MASK)
+                text = text.replace(form, MASK)
     return text

@@ -61,6 +61,14 @@ class UserNotFound(NotFound):
     pass
 
 
+class MethodNotAllowed(TodoError):
+    """HTTP only: the path exists, the method does not."""
+
+    code = "METHOD_NOT_ALLOWED"
+    exit_code = ExitCode.USAGE
+    http_status = 405
+
+
 class Conflict(TodoError):
     code = "CONFLICT"
     exit_code = ExitCode.CONFLICT
@@ -81,6 +89,10 @@ class PreconditionFailed(TodoError):
     code = "PRECONDITION_FAILED"
     exit_code = ExitCode.CONFLICT
     http_status = 412
+
+
+class InternalError(TodoError):
+    """A bug, reported to an HTTP client without any of its internals."""
 
 
 class Unauthorized(TodoError):

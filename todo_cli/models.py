@@ -160,9 +160,3 @@ class TaskPublic(SQLModel):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-class UserPublic(SQLModel):
-    id: uuid.UUID
-    name: str
-    created_at: datetime

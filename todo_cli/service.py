@@ -212,7 +212,7 @@ def _user_by_name(session: Session, name: str) -> User | None:
 
 def _require_user(session: Session, user_id: uuid.UUID) -> None:
     if session.get(User, user_id) is None:
-        raise UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
+        raise user_not_found(user_id)
 
 
 # --- tasks ------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ def create_task(
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if number is None:
-        raise UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
+        raise user_not_found(user_id)
     now = utcnow()
     task = Task(
         user_id=user_id,
@@ -401,7 +401,7 @@ def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = 
     if _NUMBER.fullmatch(text):
         number = int(text)
         if number > _MAX_NUMBER:
-            raise _not_found(text)
+            raise task_not_found(text)
         query = query.where(col(Task.number) == number)
     elif (task_id := _as_uuid(text)) is not None:
         query = query.where(col(Task.id) == task_id)
@@ -435,14 +435,14 @@ def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = 
                 },
             )
         if not matches:
-            raise _not_found(text)
+            raise task_not_found(text)
         query = query.where(col(Task.id) == matches[0].id)
     if lock:
         # populate_existing: a row already loaded by this session is re-read under the lock.
         query = query.with_for_update().execution_options(populate_existing=True)
     task = session.exec(query).first()
     if task is None:
-        raise _not_found(text)
+        raise task_not_found(text)
     return task
 
 
@@ -464,7 +464,7 @@ def _owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> l
             continue
         found.setdefault(task.id, task)
     if missing:
-        raise _not_found(*missing)
+        raise task_not_found(*missing)
     locked = {
         task.id: task
         for task in session.exec(
@@ -476,11 +476,18 @@ def _owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> l
         )
     }
     if len(locked) != len(found):  # deleted by someone else meanwhile
-        raise _not_found(*(str(found[i].number) for i in found if i not in locked))
+        raise task_not_found(*(str(found[i].number) for i in found if i not in locked))
     return [locked[task_id] for task_id in found]
 
 
-def _not_found(*refs: str) -> TaskNotFound:
+def user_not_found(user_id: uuid.UUID) -> UserNotFound:
+    """The error for a user id that does not exist (the API also answers it to a caller
+    whose token is another user's, so the two must stay identical)."""
+    return UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
+
+
+def task_not_found(*refs: str) -> TaskNotFound:
+    """The one error for a missing task and for another user's task."""
     if len(refs) == 1:
         return TaskNotFound(f"Task {refs[0]} not found.", details={"ref": refs[0]})
     return TaskNotFound(

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 ALGORITHM = "HS256"
 # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
 MIN_SECRET_BYTES = 32
-DEFAULT_TTL = "30d"
+# Tolerance for clocks that disagree between the machine that minted a token and the
+# server (an `iat` a few seconds in the future would otherwise be refused).
+CLOCK_SKEW = timedelta(seconds=30)
 # A token cannot be revoked short of rotating the secret, so its life is bounded.
 MAX_TTL = timedelta(days=365)
 _TTL = re.compile(r"([1-9][0-9]{0,8})([smhdw])")
@@ -90,7 +92,13 @@ def verify_token(key: bytes, token: str) -> uuid.UUID:
     import jwt
 
     try:
-        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"]},
+            leeway=CLOCK_SKEW,
+        )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The bearer token has expired; create a new one.") from None
     except jwt.InvalidTokenError:

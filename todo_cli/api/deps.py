@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
-from todo_cli import db
+from todo_cli import db, service
 from todo_cli.api.auth import Subject
 from todo_cli.config import DatabaseURL, Settings
-from todo_cli.errors import TaskNotFound, UserNotFound
+from todo_cli.errors import PreconditionFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -112,7 +112,7 @@ def task_owner(user_id: UserIdPath, task_id: TaskIdPath) -> tuple[uuid.UUID, uui
 def authorized_collection_owner(subject: Subject, user_id: UserIdPath) -> uuid.UUID:
     """The path's user, if the bearer token is theirs."""
     if subject != user_id:
-        raise missing_user(user_id)
+        raise service.user_not_found(user_id)
     return user_id
 
 
@@ -121,26 +121,16 @@ def authorized_task_owner(
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """The path's user and task, if the bearer token is the user's."""
     if subject != user_id:
-        raise missing_task(task_id)
+        raise service.task_not_found(str(task_id))
     return user_id, task_id
-
-
-def missing_user(user_id: uuid.UUID) -> UserNotFound:
-    """The service's error for an unknown user (a test holds the two identical)."""
-    return UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
-
-
-def missing_task(task_id: uuid.UUID) -> TaskNotFound:
-    """The service's error for an unknown task (a test holds the two identical)."""
-    return TaskNotFound(f"Task {task_id} not found.", details={"ref": str(task_id)})
 
 
 # --- If-Match ------------------------------------------------------------------------------
 
-# One entity tag as this API sends it ("3"), its weak form (W/"3"), or "*". A list of
-# tags is not supported; anything else is a 400, which is what the OpenAPI pattern says.
+# One entity tag as this API sends it ("3"), a weak tag (W/"3"), or "*". A list of tags
+# is not supported; anything else is a 400, which is what the OpenAPI pattern says.
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
-_TAG = re.compile(r'(?:W/)?"([0-9]+)"')
+_TAG = re.compile(r'"([0-9]+)"')
 
 
 def expected_version(
@@ -149,14 +139,23 @@ def expected_version(
         Header(
             alias="If-Match",
             pattern=IF_MATCH_PATTERN,
-            description='Only change the task if its ETag is this one, e.g. "3" (W/"3" and * '
-            "are accepted too). A stale tag gets 412 and changes nothing.",
+            description='Only change the task if its ETag is this one, e.g. "3" (or * for '
+            "any version). A stale tag gets 412 and changes nothing; so does a weak tag "
+            '(W/"3"), which If-Match never matches.',
         ),
     ] = None,
 ) -> int | None:
     """The version `If-Match` asks for, or None when any version will do."""
     if if_match is None or if_match == "*":
         return None
+    if if_match.startswith("W/"):
+        # RFC 9110 §13.1.1: If-Match uses the strong comparison, which a weak tag never
+        # passes. Nothing about the task is consulted, so this reveals nothing.
+        raise PreconditionFailed(
+            f"If-Match {if_match} is a weak entity tag, which never matches; send the ETag "
+            'as given ("3").',
+            details={"if_match": if_match},
+        )
     match = _TAG.fullmatch(if_match)
     assert match is not None  # the header's pattern has been checked
     return int(match.group(1))

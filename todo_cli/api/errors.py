@@ -24,7 +24,12 @@ from starlette.routing import Match
 from todo_cli import db
 from todo_cli.errors import (
     ConfigError,
+    Conflict,
     DatabaseUnavailable,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
     TodoError,
     Unauthorized,
     Unavailable,
@@ -37,14 +42,19 @@ logger = logging.getLogger("todo.api")
 # enough for a Neon compute to wake, short enough not to matter when it is already up.
 RETRY_AFTER_SECONDS = 5
 
+# The framework decides some statuses itself (unknown route, wrong method…); their code
+# is the one the error class of that status carries.
 _CODES = {
-    400: "VALIDATION_ERROR",
-    401: "UNAUTHORIZED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    412: "PRECONDITION_FAILED",
-    503: "SERVICE_UNAVAILABLE",
+    error.http_status: error.code
+    for error in (
+        ValidationError,
+        Unauthorized,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PreconditionFailed,
+        Unavailable,
+    )
 }
 
 
@@ -170,14 +180,7 @@ async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
 
 
 def _internal_error() -> JSONResponse:
-    body = {
-        "error": {
-            "code": "INTERNAL_ERROR",
-            "message": "The server hit an unexpected error; it has been logged.",
-            "details": {},
-        }
-    }
-    return JSONResponse(body, status_code=500)
+    return error_response(InternalError("The server hit an unexpected error; it has been logged."))
 
 
 def _code(status: int) -> str:

@@ -6,7 +6,6 @@ from typing import Any
 
 from todo_cli.cli._common import JsonOption
 
-_MASK = "***"
 _ORIGIN_LABELS = {"environment": "environment", "env_file": ".env file", "default": "default"}
 
 
@@ -22,7 +21,7 @@ def show_config(json: JsonOption = False) -> None:
 
     from todo_cli import output
     from todo_cli.cli._common import default_user
-    from todo_cli.config import Settings, get_settings, setting_sources
+    from todo_cli.config import MASK, Settings, get_settings, setting_sources
 
     settings = get_settings()
     sources = setting_sources()
@@ -44,7 +43,7 @@ def show_config(json: JsonOption = False) -> None:
     for name in Settings.model_fields:
         value = effective[name] if name in effective else getattr(settings, name)
         if isinstance(value, SecretStr):
-            value = _MASK
+            value = MASK
         source = sources[name]
         report[name] = {"value": value, "source": source.origin, "variable": source.variable}
 
