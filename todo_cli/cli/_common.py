@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 import typer
 from typer.core import TyperGroup
 
+from todo_cli._startup import resume_gc
 from todo_cli.errors import TodoError, ValidationError
 
 if TYPE_CHECKING:
@@ -143,7 +144,9 @@ def database() -> Iterator[Session]:
     engine = db.make_engine(url, connect_timeout=settings.connect_timeout)
     try:
         db.ensure_schema(engine, url)
-        with db.make_session_factory(engine)() as session:
+        sessions = db.make_session_factory(engine)
+        resume_gc()  # everything the command needs is loaded by now
+        with sessions() as session:
             yield session
     finally:
         engine.dispose()

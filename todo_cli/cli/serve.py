@@ -95,6 +95,9 @@ def serve(
 
     import uvicorn
 
+    from todo_cli._startup import resume_gc
+
+    resume_gc()  # a server runs for long: the collector must be on (todo_cli._startup)
     if no_auth:
         typer.echo(
             f"Warning: serving without authentication; anyone who can reach {host}:{port} "
