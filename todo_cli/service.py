@@ -13,10 +13,12 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from sqlalchemy import String, cast, func, update
+from sqlalchemy import func, insert, literal, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -37,6 +39,10 @@ from todo_cli.models import (
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy import CTE, Table
+    from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
+
 # A description is a note, not a document store. 100,000 characters is about 40 pages of
 # text, far more than any task needs, and keeps one row well under a megabyte.
 DESCRIPTION_MAX_LENGTH = 100_000
@@ -47,6 +53,7 @@ _AMBIGUOUS_SHOWN = 10
 _USER_NAME = re.compile(rf"[A-Za-z0-9._@+-]{{1,{USER_NAME_MAX_LENGTH}}}")
 _NUMBER = re.compile(r"[0-9]+")
 _HEX_PREFIX = re.compile(r"[0-9a-f]+")
+_UUID_HEX_DIGITS = 32
 
 Status = Literal["pending", "done", "all"]
 _Query = TypeVar("_Query", SelectOfScalar[Task], SelectOfScalar[int])
@@ -185,7 +192,11 @@ def _user_by_name(session: Session, name: str) -> User | None:
 
 def _require_user(session: Session, user_id: uuid.UUID) -> None:
     if session.get(User, user_id) is None:
-        raise UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
+        raise _unknown_user(user_id)
+
+
+def _unknown_user(user_id: uuid.UUID) -> UserNotFound:
+    return UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
 
 
 # --- tasks ------------------------------------------------------------------------------
@@ -196,29 +207,62 @@ def create_task(
 ) -> Task:
     title = clean_title(title)
     description = clean_description(description)
-    # Taking the next number locks the user's row until commit: concurrent creates for
-    # one user queue here, and a number once handed out is never handed out again.
-    number = session.exec(
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(last_task_number=col(User.last_task_number) + 1)
-        .returning(col(User.last_task_number))
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if number is None:
-        raise UserNotFound(f"No user {str(user_id)!r}.", details={"user": str(user_id)})
     now = utcnow()
     task = Task(
         user_id=user_id,
-        number=number,
+        number=0,  # handed out below
         title=title,
         description=description,
         created_at=now,
         updated_at=now,
     )
-    session.add(task)
+    # Taking the next number locks the user's row until commit: concurrent creates for
+    # one user queue here, and a number once handed out is never handed out again.
+    next_number: ReturningUpdate[tuple[int]] = (
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(last_task_number=col(User.last_task_number) + 1)
+        .returning(col(User.last_task_number).label("number"))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement instead of two (a round trip less): the INSERT takes its number
+        # from the UPDATE in a CTE, and inserts nothing for an unknown user.
+        number = session.execute(_insert_numbered(task, next_number.cte("numbered"))).scalar()
+        if number is None:
+            raise _unknown_user(user_id)
+        task.number = number
+        # The row is written: let the session hold the task as if it had loaded it.
+        make_transient_to_detached(task)
+        session.add(task)
+    else:  # SQLite has no UPDATE inside WITH
+        number = session.execute(next_number.execution_options(synchronize_session=False)).scalar()
+        if number is None:
+            raise _unknown_user(user_id)
+        task.number = number
+        session.add(task)
     session.commit()
     return task
+
+
+# Every column of a new task but its number.
+_INSERTED = (
+    "user_id",
+    "id",
+    "title",
+    "description",
+    "is_completed",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+def _insert_numbered(task: Task, numbered: CTE) -> ReturningInsert[tuple[int]]:
+    """INSERT … SELECT of one task whose number comes from the `numbered` CTE."""
+    table: Table = Task.__table__  # type: ignore[attr-defined]
+    values = {name: literal(getattr(task, name), table.c[name].type) for name in _INSERTED}
+    row = core_select(*(value.label(name) for name, value in values.items()), numbered.c.number)
+    return insert(table).from_select([*values, "number"], row).returning(table.c.number)
 
 
 def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> Task:
@@ -234,8 +278,11 @@ def list_tasks(
     offset: int = 0,
 ) -> list[Task]:
     """A user's tasks, newest first (ties broken by id, so pages are stable)."""
-    _require_user(session, user_id)
-    return list(session.exec(_list_query(user_id, status, limit, offset)))
+    tasks = list(session.exec(_checked_list_query(session, user_id, status, limit, offset)))
+    if not tasks:
+        # Only an empty answer needs the user looked up: tasks have an owner.
+        _require_user(session, user_id)
+    return tasks
 
 
 def iter_tasks(
@@ -246,9 +293,14 @@ def iter_tasks(
     limit: int | None = None,
 ) -> Iterator[Task]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
-    _require_user(session, user_id)
-    query = _list_query(user_id, status, limit, 0).execution_options(yield_per=500)
-    yield from session.exec(query)
+    query = _checked_list_query(session, user_id, status, limit, 0)
+    tasks = iter(session.exec(query.execution_options(yield_per=500)))
+    first = next(tasks, None)
+    if first is None:
+        _require_user(session, user_id)
+        return
+    yield first
+    yield from tasks
 
 
 def count_tasks(session: Session, *, user_id: uuid.UUID, status: Status = "pending") -> int:
@@ -382,12 +434,17 @@ def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = 
                 f"{MIN_PREFIX_LENGTH} hex digits",
                 details={"ref": text},
             )
-        # SQLite stores UUIDs as 32 hex digits, PostgreSQL prints them with hyphens;
-        # comparing without hyphens works on both. The prefix is hex only: no wildcards.
-        id_text = func.replace(cast(Task.id, String), "-", "")
+        if len(prefix) > _UUID_HEX_DIGITS:
+            raise _not_found(text)
+        # The UUIDs that start with a prefix form one range, lowest to highest, so the
+        # primary key (user_id, id) finds them directly instead of reading every task of
+        # the user. Both backends order UUIDs as their hex digits (SQLite stores them
+        # as 32 lower-case hex digits, PostgreSQL compares the bytes).
+        lowest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "0"))
+        highest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "f"))
         matches = list(
             session.exec(
-                query.where(id_text.like(f"{prefix}%"))
+                query.where(col(Task.id).between(lowest, highest))
                 .order_by(col(Task.number))
                 .limit(_AMBIGUOUS_SHOWN + 1)
             )
@@ -405,6 +462,8 @@ def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = 
             )
         if not matches:
             raise _not_found(text)
+        if not lock:
+            return matches[0]
         query = query.where(col(Task.id) == matches[0].id)
     if lock:
         # populate_existing: a row already loaded by this session is re-read under the lock.
@@ -423,6 +482,8 @@ def _owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> l
     """
     if not refs:
         raise ValidationError("give at least one task")
+    if len(refs) == 1:  # the common case: resolve and lock in one statement
+        return [_owned_task(session, user_id, refs[0], lock=True)]
     found: dict[uuid.UUID, Task] = {}
     missing: list[str] = []
     for ref in refs:
@@ -463,6 +524,17 @@ def _filter_status(query: _Query, status: Status) -> _Query:
     if status == "done":
         return query.where(col(Task.is_completed).is_(True))
     return query
+
+
+def _checked_list_query(
+    session: Session, user_id: uuid.UUID, status: Status, limit: int | None, offset: int
+) -> SelectOfScalar[Task]:
+    """The list query; an unknown user is reported before bad paging, as it always was."""
+    try:
+        return _list_query(user_id, status, limit, offset)
+    except ValidationError:
+        _require_user(session, user_id)
+        raise
 
 
 def _list_query(
