@@ -520,7 +520,10 @@ def _not_found(*refs: str) -> TaskNotFound:
 
 def _filter_status(query: _Query, status: Status) -> _Query:
     if status == "pending":
-        return query.where(col(Task.is_completed).is_(False))
+        # Spelled as the condition of the pending-tasks index (migration 0003): `NOT
+        # is_completed` on PostgreSQL, `is_completed = 0` on SQLite, which only uses a
+        # partial index whose condition appears in the query term for term.
+        return query.where(~col(Task.is_completed))
     if status == "done":
         return query.where(col(Task.is_completed).is_(True))
     return query
