@@ -13,9 +13,10 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from sqlalchemy import func, insert, literal, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -40,7 +41,7 @@ from todo_cli.models import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy import CTE, Table
+    from sqlalchemy import ColumnElement, Table
     from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 # A description is a note, not a document store. 100,000 characters is about 40 pages of
@@ -218,16 +219,11 @@ def create_task(
     )
     # Taking the next number locks the user's row until commit: concurrent creates for
     # one user queue here, and a number once handed out is never handed out again.
-    next_number: ReturningUpdate[tuple[int]] = (
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(last_task_number=col(User.last_task_number) + 1)
-        .returning(col(User.last_task_number).label("number"))
-    )
     if session.get_bind().dialect.name == "postgresql":
         # One statement instead of two (a round trip less): the INSERT takes its number
         # from the UPDATE in a CTE, and inserts nothing for an unknown user.
-        number = session.execute(_insert_numbered(task, next_number.cte("numbered"))).scalar()
+        values = {f"new_{name}": getattr(task, name) for name in _INSERTED}
+        number = session.execute(_numbered_insert(), values).scalar()
         if number is None:
             raise _unknown_user(user_id)
         task.number = number
@@ -235,7 +231,9 @@ def create_task(
         make_transient_to_detached(task)
         session.add(task)
     else:  # SQLite has no UPDATE inside WITH
-        number = session.execute(next_number.execution_options(synchronize_session=False)).scalar()
+        number = session.execute(
+            _next_number(col(User.id) == user_id).execution_options(synchronize_session=False)
+        ).scalar()
         if number is None:
             raise _unknown_user(user_id)
         task.number = number
@@ -257,12 +255,27 @@ _INSERTED = (
 )
 
 
-def _insert_numbered(task: Task, numbered: CTE) -> ReturningInsert[tuple[int]]:
-    """INSERT … SELECT of one task whose number comes from the `numbered` CTE."""
+def _next_number(user: ColumnElement[bool]) -> ReturningUpdate[tuple[int]]:
+    """UPDATE users SET last_task_number = last_task_number + 1 … RETURNING it."""
+    return (
+        update(User)
+        .where(user)
+        .values(last_task_number=col(User.last_task_number) + 1)
+        .returning(col(User.last_task_number).label("number"))
+    )
+
+
+@cache
+def _numbered_insert() -> ReturningInsert[tuple[int]]:
+    """INSERT … SELECT of one task (`new_<column>` parameters) numbered by a CTE.
+
+    Built once: putting this statement together costs more than executing it.
+    """
     table: Table = Task.__table__  # type: ignore[attr-defined]
-    values = {name: literal(getattr(task, name), table.c[name].type) for name in _INSERTED}
-    row = core_select(*(value.label(name) for name, value in values.items()), numbered.c.number)
-    return insert(table).from_select([*values, "number"], row).returning(table.c.number)
+    new = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in _INSERTED}
+    numbered = _next_number(col(User.id) == new["user_id"]).cte("numbered")
+    row = core_select(*(value.label(name) for name, value in new.items()), numbered.c.number)
+    return insert(table).from_select([*new, "number"], row).returning(table.c.number)
 
 
 def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> Task:
