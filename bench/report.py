@@ -310,8 +310,8 @@ HINTS = {
     "throughput (Little's law), so p95 ≤ 200 ms at 1,000 connections needs ~5,000 req/s of "
     "mixed reads and fsync'ed writes on 2 cores shared by the server, PostgreSQL and wrk. "
     "The think-time row is 1,000 users at a human pace.",
-    "API: task GET throughput": "The ceiling (httptools + uvloop, a constant JSON, no work) "
-    "answers ~10,000+ req/s on these 2 cores; a task GET also checks a JWT, makes two "
+    "API: task GET throughput": "The ceiling (httptools + uvloop, a constant JSON) does "
+    "nothing per request but HTTP; a task GET also checks a JWT, makes two "
     "database round trips (the pool's ping and the SELECT; PostgreSQL runs on the same "
     "cores), loads the row through the ORM and runs the sync route in a worker thread.",
     "API: open loop": "Near the server's capacity for the mixed load (see the closed-loop "
