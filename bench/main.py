@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             result = load_result(name) or {}
             result.pop("section", None)
             result.pop("finished_at", None)
-            save_result(name, {**result, "section_seconds": seconds})
+            save_result(
+                name,
+                {**result, "section_seconds": seconds, "load_avg_at_end": os.getloadavg()},
+            )
             log(f"=== section {name} took {seconds:.0f}s ===")
         meta["sections_run"] = sections
         meta["total_seconds"] = round(time.monotonic() - started, 1)

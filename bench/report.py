@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from bench.cli_latency import COMPLETION
 from bench.common import load_result, ratio
 
 Row = list[str]
@@ -97,7 +98,9 @@ def render() -> str:
 
 def _status(cli: Cli, api: dict[str, Any], memory: dict[str, Any]) -> str:
     todo_cases = [
-        c for c in cli.cases if c.get("tool") == "todo" and c.get("command") != "todo --help"
+        c
+        for c in cli.cases
+        if c.get("tool") == "todo" and c.get("command") not in ("todo --help", COMPLETION)
     ]
     missing = [c for c in todo_cases if "error" in c]
     lines = ["## What this run covers\n"]
@@ -167,13 +170,17 @@ def _machine(meta: dict[str, Any]) -> str:
     for section in ("cli", "service", "api", "memory"):
         result = load_result(section) or {}
         if "section_seconds" in result:
-            times[section] = (result["section_seconds"], result.get("finished_at", "?"))
+            load = result.get("load_avg_at_end")
+            at = result.get("finished_at", "?")
+            if load:
+                at += f", load average then {', '.join(f'{x:.2f}' for x in load)}"
+            times[section] = (result["section_seconds"], at)
     if times:
         total = sum(t for t, _ in times.values())
         rows.append(
             [
                 "section run times",
-                ", ".join(f"{k} {t:.0f} s (finished {at})" for k, (t, at) in times.items())
+                "; ".join(f"{k} {t:.0f} s (finished {at})" for k, (t, at) in times.items())
                 + f"; all sections {total:.0f} s ≈ {total / 60:.1f} min",
             ]
         )
@@ -197,6 +204,15 @@ def _budgets(cli: Cli, service: dict[str, Any], api: dict[str, Any], memory: dic
         [
             '`todo --help` ≤ 1.5 × `python -c "import typer"`',
             f"{_ms(help_ms)} / {_ms(typer_floor)} ms = {_x(r)}",
+            _verdict(r, 1.5),
+        ]
+    )
+    completion = cli.median(command=COMPLETION)
+    r = ratio(completion, typer_floor)
+    rows.append(
+        [
+            '`todo` shell completion ≤ 1.5 × `python -c "import typer"`',
+            f"{_ms(completion)} / {_ms(typer_floor)} ms = {_x(r)}",
             _verdict(r, 1.5),
         ]
     )
@@ -271,34 +287,35 @@ def _budgets(cli: Cli, service: dict[str, Any], api: dict[str, Any], memory: dic
 
 
 HINTS = {
-    "`todo --help`": "Help goes through Typer's Rich formatter: `typer.rich_utils` imports Rich, "
-    "`rich.markdown` and markdown-it (~55 ms, see `python -X importtime`) before rendering. "
-    "`rich_markup_mode=None` (Click's plain formatter) or a lazy Rich import for help would "
-    "remove most of it.",
-    "`todo list --json`": "Each command pays `import sqlmodel`, then engine, schema check, the "
-    "query and interpreter teardown; the stand-in shows the least this stack costs. Only "
-    "skipping teardown after flushing (`os._exit`) and importing nothing else heavy "
-    "(Alembic, psycopg on SQLite, Rich for JSON) can reach 1.0×.",
-    "`todo add`": "As above: the `import sqlmodel` floor plus engine, schema check, the write "
-    "and teardown.",
-    "`todo done`": "As above.",
-    "`todo list` 10,000": "Render only what fits (or `--limit`) and say how many more; a Rich "
-    "table of 10,000 rows costs seconds.",
+    "`todo --help`": "Help is Click's plain formatter (Typer's Rich help loaded Rich, markdown-it "
+    "and Pygments first); what is left is Typer itself and building the command tree. See "
+    "`python -X importtime todo --help`.",
+    "`todo` shell completion": "As for help: Typer and the command tree.",
+    "`todo list --json`": "Each command pays `import sqlmodel`, then Typer, the settings, the "
+    "engine, the schema check and the query; the floor also pays interpreter teardown, which "
+    "`todo` skips (`os._exit` after flushing). See `python -X importtime` for what loads.",
+    "`todo add`": "As above, plus the write.",
+    "`todo done`": "As above, plus the write.",
+    "`todo list` 10,000": "The table fetches one page (30 rows and one more) and counts the "
+    "rest; a slower ratio means the count or the page is no longer an index range.",
     "every command at": "Some query is not a `(user_id, …)` index range, or does work "
-    "proportional to the whole table.",
-    "service operations": "Writes wait for a synchronous WAL flush at commit "
-    "(`synchronous_commit=on`); reads pay the ORM and a session per call (see the raw psycopg "
-    "row: ~4× faster for the same top-50 query), and `pool_pre_ping` adds a round trip per "
-    "checkout. On a shared 2-core machine p95 is about 2× p50.",
+    "proportional to the whole table (see the query plans in the service section).",
+    "service operations": "The database work is a fraction of each call (see the raw psycopg "
+    "row and the query plans): every call checks a connection out of the pool with a ping "
+    "(a round trip, kept so that a restarted database costs no failed request), then BEGIN, "
+    "its statements and COMMIT, which waits for the WAL flush (`synchronous_commit=on`: an "
+    "acknowledged write is on disk). SQLAlchemy's ORM adds some 0.4–0.9 ms of Python per "
+    "call. On a 2-core machine shared with other work, p95 carries everyone else's load.",
     "API: p95 ≤ 200 ms at 1,000": "A closed loop without think time: latency ≈ connections ÷ "
-    "throughput (Little's law), so p95 ≤ 200 ms at 1,000 connections needs ~5,000 req/s on "
-    "2 shared cores, beyond a Python server making a database round trip per request. The "
-    "think-time row is 1,000 users at a human pace.",
-    "API: task GET throughput": "Per request the ceiling does none of: a database round trip "
-    "(+ pool pre-ping), the ORM, a threadpool hop, JWT decoding. h11 parses HTTP (no "
-    "httptools/uvloop installed: `uvicorn[standard]` would help both sides).",
-    "API: open loop": "The server is near its capacity at this rate; also check the "
-    "TCP_NODELAY row (plain `uvicorn --workers` adds ~40 ms to each keep-alive request).",
+    "throughput (Little's law), so p95 ≤ 200 ms at 1,000 connections needs ~5,000 req/s of "
+    "mixed reads and fsync'ed writes on 2 cores shared by the server, PostgreSQL and wrk. "
+    "The think-time row is 1,000 users at a human pace.",
+    "API: task GET throughput": "The ceiling (httptools + uvloop, a constant JSON) does "
+    "nothing per request but HTTP; a task GET also checks a JWT, makes two "
+    "database round trips (the pool's ping and the SELECT; PostgreSQL runs on the same "
+    "cores), loads the row through the ORM and runs the sync route in a worker thread.",
+    "API: open loop": "Near the server's capacity for the mixed load (see the closed-loop "
+    "row): queueing delay grows quickly as the arrival rate approaches it.",
     "API: zero errors": "See the status codes and socket errors in the API section.",
     "`todo list --json` of": "Stream: iterate `iter_tasks` and write each task as it comes; "
     "no list of all rows and no single `json.dumps` of the array.",
@@ -396,7 +413,7 @@ def _cli_section(cli: Cli) -> str:
     ]
     rows = []
     for c in cli.cases:
-        if c.get("tool") == "floor" or c["name"] == "todo --help":
+        if c.get("tool") == "floor" or c["name"] in ("todo --help", COMPLETION):
             rows.append(_case_row(f"`{c['name']}`", c))
     parts.append(_table(["command", "median ms", "p95 ms", "min ms"], rows))
     for tool, title in (("todo", "`todo`"), ("stand-in", "Stand-in (service layer only)")):
@@ -650,10 +667,13 @@ def _api_section(api: dict[str, Any]) -> str:
     if nd:
         parts.append("### TCP_NODELAY check\n")
         parts.append(
-            "The bare endpoint at 100 req/s (open loop, keep-alive), started by plain "
-            "`uvicorn --workers N` and by `bench/serve.py` (the same, with the listening socket "
-            "bound as IPPROTO_TCP). uvicorn's multi-worker supervisor leaves Nagle's algorithm on "
-            "(Kludex/uvicorn#3149): each response's body waits for the client's delayed ACK.\n"
+            "The bare endpoint at 100 req/s (open loop, keep-alive), on asyncio's own event "
+            "loop, started by plain `uvicorn --workers N` and by `bench/serve.py` (the same, "
+            "with the listening socket bound as IPPROTO_TCP, as `todo serve` binds it). "
+            "uvicorn's multi-worker supervisor leaves Nagle's algorithm on "
+            "(Kludex/uvicorn#3149): each response's body waits for the client's delayed ACK. "
+            "`todo serve` binds its socket the fixed way, and uvloop (in the `api` extra, so "
+            "what `todo serve` runs on here) sets TCP_NODELAY by itself.\n"
         )
         rows = [
             [f"`{label}`", _ms(r["latency_ms"]["median"]), _ms(r["latency_ms"]["p95"])]

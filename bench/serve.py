@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--loop", default="auto", help="uvicorn's --loop (auto, asyncio, uvloop)")
     args = parser.parse_args()
     config = NoDelayConfig(
         args.app,
@@ -41,6 +42,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        loop=args.loop,
         log_level="warning",
         access_log=False,
     )

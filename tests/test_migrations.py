@@ -54,6 +54,28 @@ def test_models_and_migrations_agree(
         db.check_models_match(url)
 
 
+def test_the_pending_tasks_index_covers_pending_tasks_only(
+    new_database: Callable[[str], DatabaseURL], backend: str
+) -> None:
+    """Alembic compares index columns, not conditions: the condition is checked here."""
+    url = new_database(backend)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    query = (
+        "SELECT sql FROM sqlite_master WHERE name = :name"
+        if backend == "sqlite"
+        else "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    )
+    with engine.connect() as connection:
+        definition = connection.execute(
+            text(query), {"name": "ix_tasks_user_id_created_at_id_pending"}
+        ).scalar_one()
+    engine.dispose()
+    assert "(user_id, created_at, id)" in definition
+    condition = "WHERE is_completed = 0" if backend == "sqlite" else "WHERE (NOT is_completed)"
+    assert definition.endswith(condition), definition
+
+
 def test_user_names_are_unique_case_insensitively_in_the_schema_itself(
     new_database: Callable[[str], DatabaseURL], backend: str
 ) -> None:

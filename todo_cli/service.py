@@ -13,10 +13,13 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Literal, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from sqlalchemy import String, cast, func, update
+from sqlalchemy import ColumnElement, bindparam, false, func, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -38,6 +41,10 @@ from todo_cli.models import (
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Table
+    from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
+
 # A description is a note, not a document store. 100,000 characters is about 40 pages of
 # text, far more than any task needs, and keeps one row well under a megabyte.
 DESCRIPTION_MAX_LENGTH = 100_000
@@ -49,6 +56,7 @@ _AMBIGUOUS_SHOWN = 10
 _USER_NAME = re.compile(rf"[A-Za-z0-9._@+-]{{1,{USER_NAME_MAX_LENGTH}}}")
 _NUMBER = re.compile(r"[0-9]+")
 _HEX_PREFIX = re.compile(r"[0-9a-f]+")
+_UUID_HEX_DIGITS = 32
 
 Status = Literal["pending", "done", "all"]
 _Query = TypeVar("_Query", SelectOfScalar[Task], SelectOfScalar[int])
@@ -224,29 +232,74 @@ def create_task(
     title = clean_title(title)
     description = clean_description(description)
     _begin_write(session)
-    # Taking the next number locks the user's row until commit: concurrent creates for
-    # one user queue here, and a number once handed out is never handed out again.
-    number = session.exec(
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(last_task_number=col(User.last_task_number) + 1)
-        .returning(col(User.last_task_number))
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if number is None:
-        raise user_not_found(user_id)
     now = utcnow()
     task = Task(
         user_id=user_id,
-        number=number,
+        number=0,  # handed out below
         title=title,
         description=description,
         created_at=now,
         updated_at=now,
     )
-    session.add(task)
+    # Taking the next number locks the user's row until commit: concurrent creates for
+    # one user queue here, and a number once handed out is never handed out again.
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement instead of two (a round trip less): the INSERT takes its number
+        # from the UPDATE in a CTE, and inserts nothing for an unknown user.
+        values = {f"new_{name}": getattr(task, name) for name in _INSERTED}
+        number = session.execute(_numbered_insert(), values).scalar()
+        if number is None:
+            raise user_not_found(user_id)
+        task.number = number
+        # The row is written: let the session hold the task as if it had loaded it.
+        make_transient_to_detached(task)
+        session.add(task)
+    else:  # SQLite has no UPDATE inside WITH
+        number = session.execute(
+            _next_number(col(User.id) == user_id).execution_options(synchronize_session=False)
+        ).scalar()
+        if number is None:
+            raise user_not_found(user_id)
+        task.number = number
+        session.add(task)
     session.commit()
     return task
+
+
+# Every column of a new task but its number.
+_INSERTED = (
+    "user_id",
+    "id",
+    "title",
+    "description",
+    "is_completed",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+def _next_number(user: ColumnElement[bool]) -> ReturningUpdate[tuple[int]]:
+    """UPDATE users SET last_task_number = last_task_number + 1 … RETURNING it."""
+    return (
+        update(User)
+        .where(user)
+        .values(last_task_number=col(User.last_task_number) + 1)
+        .returning(col(User.last_task_number).label("number"))
+    )
+
+
+@cache
+def _numbered_insert() -> ReturningInsert[tuple[int]]:
+    """INSERT … SELECT of one task (`new_<column>` parameters) numbered by a CTE.
+
+    Built once: putting this statement together costs more than executing it.
+    """
+    table: Table = Task.__table__  # type: ignore[attr-defined]
+    new = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in _INSERTED}
+    numbered = _next_number(col(User.id) == new["user_id"]).cte("numbered")
+    row = core_select(*(value.label(name) for name, value in new.items()), numbered.c.number)
+    return insert(table).from_select([*new, "number"], row).returning(table.c.number)
 
 
 def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> Task:
@@ -262,8 +315,11 @@ def list_tasks(
     offset: int = 0,
 ) -> list[Task]:
     """A user's tasks, newest first (ties broken by id, so pages are stable)."""
-    _require_user(session, user_id)
-    return list(session.exec(_list_query(user_id, status, limit, offset)))
+    tasks = list(session.exec(_checked_list_query(session, user_id, status, limit, offset)))
+    if not tasks:
+        # Only an empty answer needs the user looked up: tasks have an owner.
+        _require_user(session, user_id)
+    return tasks
 
 
 def iter_tasks(
@@ -274,9 +330,14 @@ def iter_tasks(
     limit: int | None = None,
 ) -> Iterator[Task]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
-    _require_user(session, user_id)
-    query = _list_query(user_id, status, limit, 0).execution_options(yield_per=500)
-    yield from session.exec(query)
+    query = _checked_list_query(session, user_id, status, limit, 0)
+    tasks = iter(session.exec(query.execution_options(yield_per=500)))
+    first = next(tasks, None)
+    if first is None:
+        _require_user(session, user_id)
+        return
+    yield first
+    yield from tasks
 
 
 def count_tasks(session: Session, *, user_id: uuid.UUID, status: Status = "pending") -> int:
@@ -315,9 +376,11 @@ def update_task(
             )
         values["is_completed"] = changes.is_completed
     _begin_write(session)
-    task = _owned_task(session, user_id, ref, lock=True)
-    _check_version(task, expected_version)
-    _apply(task, values)
+    task = _changed_in_one_statement(session, user_id, ref, values, expected_version)
+    if task is None:  # not a plain change: unknown, stale, unchanged, or a UUID prefix
+        task = _owned_task(session, user_id, ref, lock=True)
+        _check_version(task, expected_version)
+        _apply(task, values)
     session.commit()
     return task
 
@@ -354,11 +417,52 @@ def _set_completed(
     session: Session, user_id: uuid.UUID, refs: Sequence[str], *, completed: bool
 ) -> list[Task]:
     _begin_write(session)
+    values: dict[str, object] = {"is_completed": completed}
+    changed = (
+        _changed_in_one_statement(session, user_id, refs[0], values, None)
+        if len(refs) == 1
+        else None
+    )
+    if changed is not None:
+        session.commit()
+        return [changed]
     tasks = _owned_tasks(session, user_id, refs)
     for task in tasks:
-        _apply(task, {"is_completed": completed})
+        _apply(task, values)
     session.commit()
     return tasks
+
+
+def _changed_in_one_statement(
+    session: Session,
+    user_id: uuid.UUID,
+    ref: str,
+    values: dict[str, object],
+    expected_version: int | None,
+) -> Task | None:
+    """The usual write in one statement: UPDATE … RETURNING, or None to take the long way.
+
+    A task named by number or full UUID whose values differ (and whose version is the
+    expected one) is changed as `_apply` would change it, under the lock the UPDATE
+    takes: a statement and a round trip fewer than reading it first, and no ORM flush.
+    Anything else (no such task, a stale version, nothing to change, a UUID prefix, a
+    malformed reference) changes nothing here and returns None; the caller's general
+    path then raises or returns what it always did.
+    """
+    named = _exactly(ref.strip())
+    if named is None:
+        return None
+    differs = or_(*(col(getattr(Task, name)).is_distinct_from(v) for name, v in values.items()))
+    statement = (
+        update(Task)
+        .where(col(Task.user_id) == user_id, named, differs)
+        .values(**values, version=col(Task.version) + 1, updated_at=utcnow())
+        .returning(Task)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    if expected_version is not None:
+        statement = statement.where(col(Task.version) == expected_version)
+    return session.execute(statement).scalars().first()
 
 
 def _apply(task: Task, values: dict[str, object]) -> None:
@@ -389,6 +493,17 @@ def _owned_query(user_id: uuid.UUID) -> SelectOfScalar[Task]:
     return select(Task).where(col(Task.user_id) == user_id)
 
 
+def _exactly(text: str) -> ColumnElement[bool] | None:
+    """The condition for a reference that names one task exactly: a number or a full
+    UUID. None for anything else (a UUID prefix, or something malformed)."""
+    if _NUMBER.fullmatch(text):
+        number = int(text)
+        # Beyond the column's range no task can have the number.
+        return col(Task.number) == number if number <= _MAX_NUMBER else false()
+    task_id = _as_uuid(text)
+    return col(Task.id) == task_id if task_id is not None else None
+
+
 def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = False) -> Task:
     """Resolve a reference among the user's own tasks.
 
@@ -398,13 +513,8 @@ def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = 
     """
     text = ref.strip()
     query = _owned_query(user_id)
-    if _NUMBER.fullmatch(text):
-        number = int(text)
-        if number > _MAX_NUMBER:
-            raise task_not_found(text)
-        query = query.where(col(Task.number) == number)
-    elif (task_id := _as_uuid(text)) is not None:
-        query = query.where(col(Task.id) == task_id)
+    if (exact := _exactly(text)) is not None:
+        query = query.where(exact)
     else:
         prefix = text.lower().replace("-", "")
         if len(prefix) < MIN_PREFIX_LENGTH or not _HEX_PREFIX.fullmatch(prefix):
@@ -413,12 +523,17 @@ def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = 
                 f"{MIN_PREFIX_LENGTH} hex digits",
                 details={"ref": text},
             )
-        # SQLite stores UUIDs as 32 hex digits, PostgreSQL prints them with hyphens;
-        # comparing without hyphens works on both. The prefix is hex only: no wildcards.
-        id_text = func.replace(cast(Task.id, String), "-", "")
+        if len(prefix) > _UUID_HEX_DIGITS:
+            raise task_not_found(text)
+        # The UUIDs that start with a prefix form one range, lowest to highest, so the
+        # primary key (user_id, id) finds them directly instead of reading every task of
+        # the user. Both backends order UUIDs as their hex digits (SQLite stores them
+        # as 32 lower-case hex digits, PostgreSQL compares the bytes).
+        lowest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "0"))
+        highest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "f"))
         matches = list(
             session.exec(
-                query.where(id_text.like(f"{prefix}%"))
+                query.where(col(Task.id).between(lowest, highest))
                 .order_by(col(Task.number))
                 .limit(_AMBIGUOUS_SHOWN + 1)
             )
@@ -436,6 +551,8 @@ def _owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = 
             )
         if not matches:
             raise task_not_found(text)
+        if not lock:
+            return matches[0]
         query = query.where(col(Task.id) == matches[0].id)
     if lock:
         # populate_existing: a row already loaded by this session is re-read under the lock.
@@ -454,6 +571,8 @@ def _owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> l
     """
     if not refs:
         raise ValidationError("give at least one task")
+    if len(refs) == 1:  # the common case: resolve and lock in one statement
+        return [_owned_task(session, user_id, refs[0], lock=True)]
     found: dict[uuid.UUID, Task] = {}
     missing: list[str] = []
     for ref in refs:
@@ -497,10 +616,24 @@ def task_not_found(*refs: str) -> TaskNotFound:
 
 def _filter_status(query: _Query, status: Status) -> _Query:
     if status == "pending":
-        return query.where(col(Task.is_completed).is_(False))
+        # Spelled as the condition of the pending-tasks index (migration 0003): `NOT
+        # is_completed` on PostgreSQL, `is_completed = 0` on SQLite, which only uses a
+        # partial index whose condition appears in the query term for term.
+        return query.where(~col(Task.is_completed))
     if status == "done":
         return query.where(col(Task.is_completed).is_(True))
     return query
+
+
+def _checked_list_query(
+    session: Session, user_id: uuid.UUID, status: Status, limit: int | None, offset: int
+) -> SelectOfScalar[Task]:
+    """The list query; an unknown user is reported before bad paging, as it always was."""
+    try:
+        return _list_query(user_id, status, limit, offset)
+    except ValidationError:
+        _require_user(session, user_id)
+        raise
 
 
 def _list_query(

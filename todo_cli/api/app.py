@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio.to_thread import current_default_thread_limiter
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Per event loop, so here: the thread pool that runs the sync routes.
+        current_default_thread_limiter().total_tokens = deps.THREADS
         yield
         database.dispose()
 

@@ -26,7 +26,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def authenticated_subject(
+async def authenticated_subject(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> uuid.UUID:

@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from todo_cli import service
-from todo_cli.api.deps import ExpectedVersion, SessionDep
+from todo_cli.api.deps import ExpectedVersion, ReadSessionDep, SessionDep
 from todo_cli.api.schemas import ErrorBody, TaskCreateBody, TaskReplaceBody, TaskUpdateBody
 from todo_cli.models import Task, TaskPublic, TaskUpdate, task_to_json
 
@@ -166,7 +166,7 @@ def add_routes(
     )
     def list_tasks(
         owner: Owner,
-        session: SessionDep,
+        session: ReadSessionDep,
         completed: Annotated[
             bool | None,
             Query(description="true: completed tasks only; false: pending only; absent: all."),
@@ -190,7 +190,7 @@ def add_routes(
         summary="Get one task",
         responses=_responses(*common, success=(200, "The task.", _ETAG)),
     )
-    def get_task(owned: OwnedTask, session: SessionDep) -> Response:
+    def get_task(owned: OwnedTask, session: ReadSessionDep) -> Response:
         user_id, task_id = owned
         return _task_response(service.get_task(session, user_id=user_id, ref=str(task_id)))
 

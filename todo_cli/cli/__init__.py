@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from todo_cli import __version__
-from todo_cli.cli._common import LeanGroup, as_user_error, debug_enabled, wants_json
+from todo_cli.cli._common import PLAIN_HELP, LeanGroup, as_user_error, debug_enabled, wants_json
 from todo_cli.errors import ExitCode, ValidationError
 
 _ARGS_KEY = "todo.args"
@@ -64,7 +64,7 @@ app = typer.Typer(
     cls=_TodoGroup,
     name="todo",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=PLAIN_HELP,
     pretty_exceptions_show_locals=False,
 )
 
@@ -108,15 +108,15 @@ def _register() -> None:
         ("reopen", tasks.reopen),
         ("rm", tasks.rm),
     ):
-        app.command(name, rich_help_panel="Tasks")(command)
+        app.command(name)(command)
     users.user_app.command("add")(users.add_user)
     users.user_app.command("list")(users.list_users)
     users.user_app.command("rm")(users.remove_user)
-    app.add_typer(users.user_app, name="user", rich_help_panel="Administration")
-    app.command("config", rich_help_panel="Administration")(settings.show_config)
-    app.add_typer(db_app, name="db", rich_help_panel="Administration")
-    app.command("serve", rich_help_panel="HTTP API")(serve)
-    app.add_typer(token_app, name="token", rich_help_panel="HTTP API")
+    app.add_typer(users.user_app, name="user")
+    app.command("config")(settings.show_config)
+    app.add_typer(db_app, name="db")
+    app.command("serve")(serve)
+    app.add_typer(token_app, name="token")
 
 
 _register()

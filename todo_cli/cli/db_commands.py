@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, LeanGroup
+from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup
 
 if TYPE_CHECKING:
     from todo_cli.config import DatabaseURL
 
 db_app = typer.Typer(
     cls=LeanGroup,
+    rich_markup_mode=PLAIN_HELP,
     help="Manage the database schema. Example: todo db upgrade",
     no_args_is_help=True,
 )

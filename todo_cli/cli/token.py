@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, LeanGroup, database
+from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup, database
 from todo_cli.cli.serve import require_api_extra
 
 token_app = typer.Typer(
     cls=LeanGroup,
+    rich_markup_mode=PLAIN_HELP,
     help="Bearer tokens for the HTTP API. Example: todo token create --user alice",
     no_args_is_help=True,
 )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, LeanGroup, database
+from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup, database
 from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 user_app = typer.Typer(
     cls=LeanGroup,
+    rich_markup_mode=PLAIN_HELP,
     help="Manage users; each has a private task list. Example: todo user add alice",
     no_args_is_help=True,
 )
