@@ -254,10 +254,10 @@ def test_todo_debug_shows_the_real_exception(alice: User, monkeypatch: pytest.Mo
     monkeypatch.setattr(service, "create_task", broken)
     monkeypatch.setenv("TODO_DEBUG", "1")
     get_settings.cache_clear()
-    result = runner.invoke(app, ["add", "x"])
-    assert result.exit_code == 1
-    assert isinstance(result.exception, RuntimeError)
-    assert str(result.exception) == "the details"
+    code, out, err = invoke("add", "x")
+    assert code == 1 and out == ""
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.endswith("RuntimeError: the details\n")
 
 
 # --- help -----------------------------------------------------------------------------------
@@ -399,15 +399,19 @@ def import_time_ms(argv: list[str], env: dict[str, str] | None = None) -> float:
     return total_us / 1000
 
 
-def median_import_times(
+def fastest_import_times(
     runs: dict[str, tuple[list[str], dict[str, str] | None]],
 ) -> dict[str, float]:
-    """Each command's median import time over 3 runs, interleaved so drift hits all alike."""
+    """Each command's fastest import time of 5 runs, interleaved so drift hits all alike.
+
+    The fastest, not the median: a busy machine only ever adds time, so the minimum is
+    the measure least disturbed by whatever else runs (the suite shares two cores).
+    """
     samples: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(3):
+    for _ in range(5):
         for name, (argv, env) in runs.items():
             samples[name].append(import_time_ms(argv, env))
-    return {name: sorted(times)[1] for name, times in samples.items()}
+    return {name: min(times) for name, times in samples.items()}
 
 
 def test_start_up_import_time_stays_within_generous_multiples_of_the_floors(
@@ -425,7 +429,7 @@ def test_start_up_import_time_stays_within_generous_multiples_of_the_floors(
     env = {"TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}", "TODO_USER": ""}
     assert run_todo_with(env, "add", "first").returncode == 0  # the schema, on first use
     python = sys.executable
-    times = median_import_times(
+    times = fastest_import_times(
         {
             "typer": ([python, "-c", "import typer"], None),
             "sqlmodel": ([python, "-c", "import sqlmodel"], None),

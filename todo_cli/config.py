@@ -105,6 +105,31 @@ def get_settings() -> Settings:
         raise ConfigError(f"TODO_{field.upper()} is invalid: {first['msg']}.") from None
 
 
+def known_secrets() -> tuple[str, ...]:
+    """Every secret this process was given: the database passwords and the API secret.
+
+    For scrubbing text that may quote them (a debug traceback, a server log line). Read
+    from the raw environment too, since the settings themselves may be what failed.
+    """
+    found: list[str] = []
+    try:
+        settings = get_settings()
+        found += settings.db_url().secrets + settings.migration_url().secrets
+        if settings.api_secret is not None:
+            found.append(settings.api_secret.get_secret_value())
+    except Exception:  # a broken setting must not stop the scrubbing of the others
+        pass
+    for variable in ("TODO_DATABASE_URL", "TODO_DATABASE_URL_DIRECT", FALLBACK_URL_VARIABLE):
+        raw = os.environ.get(variable, "")
+        found += [match.group(2) for match in _QUERY_PASSWORD.finditer(raw)]
+        try:
+            found.append(urlsplit(raw).password or "")
+        except ValueError:  # too malformed to parse: take everything between :// and @
+            found.append(raw.partition("://")[2].rpartition("@")[0].partition(":")[2])
+    found.append(os.environ.get("TODO_API_SECRET", ""))
+    return tuple(dict.fromkeys(unquote(secret) for secret in found if secret))
+
+
 SettingOrigin = Literal["environment", "env_file", "default"]
 
 

@@ -98,6 +98,19 @@ def print_unexpected(exc: BaseException, *, as_json: bool = False) -> None:
         sys.stderr.write(f"Error: {message}\n")
 
 
+def print_traceback(exc: BaseException) -> None:
+    """A bug's traceback for `TODO_DEBUG=1`, with every known secret masked.
+
+    A traceback quotes exception messages, and a driver's message may quote the URL it
+    was given; debugging must not mean pasting a password into an issue.
+    """
+    import traceback
+
+    from todo_cli.config import known_secrets, redact
+
+    sys.stderr.write(redact("".join(traceback.format_exception(exc)), *known_secrets()))
+
+
 # --- people -----------------------------------------------------------------------------
 
 

@@ -92,6 +92,8 @@ def install(app: FastAPI) -> None:
     # Starlette runs the handler for `Exception` last, sends its response, then re-raises
     # so that the server logs the traceback: a bug stays visible to the operator.
     app.add_exception_handler(Exception, _unexpected)
+    for name in _SERVER_LOGGERS:
+        logging.getLogger(name).addFilter(_SCRUB_SECRETS)
 
 
 async def _todo_error(_request: Request, exc: TodoError) -> JSONResponse:
@@ -187,3 +189,28 @@ def _code(status: int) -> str:
     if status in _CODES:
         return _CODES[status]
     return HTTPStatus(status).name if status in HTTPStatus._value2member_map_ else "ERROR"
+
+
+class _ScrubSecrets(logging.Filter):
+    """Masks every known secret in a log record, its traceback included.
+
+    The traceback of a bug goes to the server log (see `install`), and an exception
+    message may quote a connection URL; the operator's log must not hold the password.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from todo_cli.config import known_secrets, redact
+
+        secrets = known_secrets()
+        record.msg, record.args = redact(record.getMessage(), *secrets), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, *secrets)
+        return True
+
+
+# uvicorn logs a bug's traceback on "uvicorn.error"; ours log on "todo.api". A filter on
+# a logger sees only the records logged on that very logger, hence each is named.
+_SERVER_LOGGERS = ("uvicorn.error", logger.name)
+_SCRUB_SECRETS = _ScrubSecrets()

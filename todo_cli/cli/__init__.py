@@ -47,8 +47,9 @@ class _TodoGroup(LeanGroup):
                 output.print_error(error, as_json=_json_requested(ctx))
                 raise typer.Exit(error.exit_code) from None
             if debug_enabled():
-                raise
-            output.print_unexpected(exc, as_json=_json_requested(ctx))
+                output.print_traceback(exc)
+            else:
+                output.print_unexpected(exc, as_json=_json_requested(ctx))
             raise typer.Exit(ExitCode.UNEXPECTED) from None
 
 
