@@ -497,9 +497,12 @@ def _exactly(text: str) -> ColumnElement[bool] | None:
     """The condition for a reference that names one task exactly: a number or a full
     UUID. None for anything else (a UUID prefix, or something malformed)."""
     if _NUMBER.fullmatch(text):
-        number = int(text)
-        # Beyond the column's range no task can have the number.
-        return col(Task.number) == number if number <= _MAX_NUMBER else false()
+        # Beyond the column's range no task can have the number. The length is checked
+        # first: int() refuses strings of more than 4,300 digits.
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(_MAX_NUMBER)) or int(digits) > _MAX_NUMBER:
+            return false()
+        return col(Task.number) == int(digits)
     task_id = _as_uuid(text)
     return col(Task.id) == task_id if task_id is not None else None
 
