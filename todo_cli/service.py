@@ -164,6 +164,14 @@ def create_user(session: Session, *, name: str) -> User:
 def get_user(session: Session, *, ref: str) -> User:
     """A user by UUID or by name (case-insensitive)."""
     user_id = _as_uuid(ref.strip())
+    if user_id is None and not _USER_NAME.fullmatch(ref.strip()):
+        # No user can have this name, and the database may not even accept the text (NUL,
+        # a lone surrogate): a malformed reference, as with task references.
+        raise ValidationError(
+            f"{ref.strip()!r} is not a user name or UUID; names are 1–{USER_NAME_MAX_LENGTH} "
+            "letters, digits and ._@+-",
+            details={"field": "user"},
+        )
     user = session.get(User, user_id) if user_id else _user_by_name(session, ref.strip())
     if user is None:
         raise UserNotFound(
