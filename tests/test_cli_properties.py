@@ -321,6 +321,28 @@ def test_user_rm_deletes_the_named_user_or_refuses(
         assert snapshot(engine) == before
 
 
+@PROPERTY
+@given(
+    name=nasty_text | st.just("alice"),
+    ttl=nasty_text
+    | st.sampled_from(["30d", " 12H ", "0s", "366d", "9" * 30 + "w", "1" * 5000 + "s"]),
+    flags=json_flag,
+)
+def test_token_create_takes_any_user_and_ttl_or_refuses_them(
+    alice: User,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    ttl: str,
+    flags: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv("TODO_API_SECRET", "a-test-secret-of-more-than-32-bytes-0123456789")
+    before = snapshot(engine)
+    outcome = invoke("token", "create", *flags, f"--user={name}", f"--ttl={ttl}")
+    assert_clean(outcome, {0, 2, 3})
+    assert snapshot(engine) == before
+
+
 # --- size limits -------------------------------------------------------------------------
 
 
