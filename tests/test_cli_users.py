@@ -191,6 +191,21 @@ def test_user_option_env_and_dotenv(
     assert as_json("list", "-u", "bob") == []  # the option wins over both
 
 
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_a_blank_user_option_is_refused_not_replaced_by_the_default(
+    use_database: DatabaseURL, session: Session, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    """`-u "$WHO"` with WHO unset must not act as TODO_USER or the login name instead."""
+    service.create_user(session, name="alice")
+    monkeypatch.setenv("TODO_USER", "alice")
+    for args in (("list", "-u", blank), ("add", "x", "--user", blank)):
+        code, out, err = invoke(*args)
+        assert (code, out) == (2, "")
+        assert err == "Error: --user (or TODO_USER) is blank; give a user name or UUID.\n"
+    assert [user["name"] for user in as_json("user", "list")] == ["alice"]
+    assert as_json("list", "-u", "alice") == []
+
+
 def test_unknown_user_is_exit_3_naming_user_add(use_database: DatabaseURL) -> None:
     for args in (("list", "-u", "nobody"), ("add", "x", "-u", "nobody")):
         code, out, err = invoke(*args)

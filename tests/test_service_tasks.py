@@ -228,7 +228,15 @@ def test_malformed_reference_is_a_validation_error(session: Session, alice: User
 
 
 @pytest.mark.parametrize(
-    "ref", ["0", "2", "99999999999999999999", "0bcdef01-2345-4678-9abc-def012345678", "ffff"]
+    "ref",
+    [
+        "0",
+        "2",
+        "99999999999999999999",
+        "1" * 5000,  # beyond the 4,300 digits int() reads
+        "0bcdef01-2345-4678-9abc-def012345678",
+        "ffff",
+    ],
 )
 def test_unknown_reference_is_not_found(session: Session, alice: User, ref: str) -> None:
     task = service.create_task(session, user_id=alice.id, title="x")
@@ -238,6 +246,13 @@ def test_unknown_reference_is_not_found(session: Session, alice: User, ref: str)
     assert caught.value.to_body() == {
         "error": {"code": "NOT_FOUND", "message": f"Task {ref} not found.", "details": {"ref": ref}}
     }
+
+
+def test_a_number_with_thousands_of_leading_zeros_is_still_that_number(
+    session: Session, alice: User
+) -> None:
+    task = service.create_task(session, user_id=alice.id, title="x")
+    assert service.get_task(session, user_id=alice.id, ref="0" * 5000 + "1").id == task.id
 
 
 # --- update -----------------------------------------------------------------------------

@@ -54,6 +54,15 @@ def test_unknown_user_is_not_found_and_names_the_fix(session: Session) -> None:
     assert caught.value.exit_code == 3
 
 
+@pytest.mark.parametrize("ref", ["", "  ", "has space", "a\x00b", "\ud800", "x" * 65, "ünïcode"])
+def test_a_reference_no_user_can_have_is_a_validation_error(session: Session, ref: str) -> None:
+    """Refused before the database sees it: NUL or a lone surrogate cannot even be sent."""
+    service.create_user(session, name="alice")
+    with pytest.raises(ValidationError, match="is not a user name or UUID") as caught:
+        service.get_user(session, ref=ref)
+    assert caught.value.exit_code == 2
+
+
 def test_ensure_user_creates_once(session: Session) -> None:
     first = service.ensure_user(session, name="me")
     assert service.ensure_user(session, name="ME").id == first.id

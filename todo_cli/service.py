@@ -164,6 +164,14 @@ def create_user(session: Session, *, name: str) -> User:
 def get_user(session: Session, *, ref: str) -> User:
     """A user by UUID or by name (case-insensitive)."""
     user_id = _as_uuid(ref.strip())
+    if user_id is None and not _USER_NAME.fullmatch(ref.strip()):
+        # No user can have this name, and the database may not even accept the text (NUL,
+        # a lone surrogate): a malformed reference, as with task references.
+        raise ValidationError(
+            f"{ref.strip()!r} is not a user name or UUID; names are 1–{USER_NAME_MAX_LENGTH} "
+            "letters, digits and ._@+-",
+            details={"field": "user"},
+        )
     user = session.get(User, user_id) if user_id else _user_by_name(session, ref.strip())
     if user is None:
         raise UserNotFound(
@@ -497,9 +505,12 @@ def _exactly(text: str) -> ColumnElement[bool] | None:
     """The condition for a reference that names one task exactly: a number or a full
     UUID. None for anything else (a UUID prefix, or something malformed)."""
     if _NUMBER.fullmatch(text):
-        number = int(text)
-        # Beyond the column's range no task can have the number.
-        return col(Task.number) == number if number <= _MAX_NUMBER else false()
+        # Beyond the column's range no task can have the number. The length is checked
+        # first: int() refuses strings of more than 4,300 digits.
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(_MAX_NUMBER)) or int(digits) > _MAX_NUMBER:
+            return false()
+        return col(Task.number) == int(digits)
     task_id = _as_uuid(text)
     return col(Task.id) == task_id if task_id is not None else None
 

@@ -187,6 +187,12 @@ def acting_user(ref: str | None) -> Iterator[Acting]:
 
     settings = get_settings()
     url = settings.db_url()
+    if ref is not None and not ref.strip():
+        # `-u "$WHO"` with WHO unset: acting as TODO_USER or the login name instead would
+        # read or change someone else's tasks.
+        raise ValidationError(
+            "--user (or TODO_USER) is blank; give a user name or UUID.", details={"field": "user"}
+        )
     ref = (ref or settings.user or "").strip()
     if not ref:
         _require_default_user(url)
