@@ -484,6 +484,7 @@ def test_connections_killed_under_write_load_lose_nothing_acknowledged(
     with server.client() as client:
         for _ in range(20):
             assert client.post("/tasks", json={"title": "after"}).status_code == 201
+    assert "Traceback" not in server.output()
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
@@ -505,6 +506,7 @@ def test_database_restarted_under_write_load_loses_nothing_acknowledged(
     check_ledger(fault_db, ledgers)
     assert server.process.poll() is None
     assert PASSWORD not in server.output()
+    assert "Traceback" not in server.output()
 
 
 # --- 4. a connection killed at COMMIT, deterministically -------------------------------------
@@ -629,3 +631,4 @@ def test_request_killed_at_commit_is_503_changes_nothing_and_the_server_goes_on(
         # The very next request is served: the pool dropped the dead connection.
         assert send().status_code in OK_STATUSES
         assert snapshot(fault_db) != before
+    assert "Traceback" not in server.output()
