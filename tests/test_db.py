@@ -46,6 +46,44 @@ def test_closed_port_fails_within_the_budget_without_the_password() -> None:
     assert "\n" not in error.message
 
 
+def test_once_the_budget_has_run_out_attempts_are_not_retried_until_one_succeeds() -> None:
+    """In an outage each request costs one attempt, not the whole budget (a server's
+    few threads would otherwise all wait, and its clients queue behind them)."""
+    import socket
+    import threading
+
+    attempts = 0
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:  # a server that accepts and closes: worth another attempt
+        nonlocal attempts
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            attempts += 1
+            connection.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    engine = db.make_engine(
+        DatabaseURL.parse(f"postgresql://todo@127.0.0.1:{port}/todo"), connect_timeout=1.0
+    )
+    try:
+        with pytest.raises(sqlalchemy.exc.OperationalError):
+            engine.connect()
+        assert attempts > 1  # the first failure is retried for the whole budget
+        for _ in range(3):
+            before = attempts
+            with pytest.raises(sqlalchemy.exc.OperationalError):
+                engine.connect()
+            assert attempts == before + 1
+    finally:
+        listener.close()
+        engine.dispose()
+
+
 def test_server_errors_that_retrying_cannot_fix_fail_at_once(postgres_url: DatabaseURL) -> None:
     missing = DatabaseURL.parse(postgres_url.reveal().rsplit("/", 1)[0] + "/no_such_database")
     engine = db.make_engine(missing, connect_timeout=30)

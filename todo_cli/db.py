@@ -7,6 +7,7 @@ importing this module costs nothing: `todo --help` never pays for a database.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,9 +77,10 @@ def make_engine(
 
     PostgreSQL: `pool_pre_ping`, a connect timeout, and connection attempts retried with
     backoff for up to `connect_timeout` seconds in all (a Neon compute that scaled to
-    zero takes a moment to wake). Behind a transaction-mode pooler, psycopg never
-    prepares statements server-side, because the next transaction may run on another
-    server connection.
+    zero takes a moment to wake); once that budget has run out, later attempts are not
+    retried until one succeeds, so an outage costs each request one attempt. Behind a
+    transaction-mode pooler, psycopg never prepares statements server-side, because the
+    next transaction may run on another server connection.
     """
     from sqlalchemy import create_engine, event
 
@@ -120,6 +122,12 @@ def make_engine(
         pool_timeout=max(connect_timeout, 1.0),
     )
 
+    # Set once a connection attempt has used up its whole budget: the database is down,
+    # and until a connection succeeds again each attempt is made once, without retrying.
+    # Otherwise every request of an outage would hold one of the server's few threads
+    # for the whole budget, and clients would queue behind them for minutes.
+    down = threading.Event()
+
     @event.listens_for(engine, "do_connect")
     def _connect_with_retry(
         dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
@@ -128,7 +136,13 @@ def make_engine(
             # A connect_timeout given in the URL itself wins over ours.
             return dialect.connect(*cargs, **{"connect_timeout": timeout, **cparams})
 
-        return _retrying(attempt, budget=connect_timeout)
+        try:
+            connection = _retrying(attempt, budget=0 if down.is_set() else connect_timeout)
+        except Exception:
+            down.set()
+            raise
+        down.clear()
+        return connection
 
     return engine
 
