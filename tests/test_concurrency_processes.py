@@ -120,23 +120,26 @@ def test_simultaneous_first_runs_on_a_fresh_machine_all_succeed(tmp_path: Path) 
 # --- done and edit racing on one task ----------------------------------------------------
 
 
-@pytest.mark.parametrize("wave", range(2))
+@pytest.mark.parametrize("naming", ["number", "uuid prefix", "several at once"])
 def test_concurrent_done_and_edit_of_one_task_lose_neither_change(
-    database: Database, wave: int
+    database: Database, naming: str
 ) -> None:
-    """Each of 8 tasks gets `todo done N` and `todo edit N --title …` at once (16
-    processes a wave): every task ends completed, retitled, at version 3."""
-    count = 8
-    database.add(*(f"task {n}" for n in range(1, count + 1)))
-    commands: list[list[str]] = []
-    for n in range(1, count + 1):
-        commands.append(["done", str(n), "--user", "alice"])
-        commands.append(["edit", str(n), "--title", f"renamed {n} ({wave})", "--user", "alice"])
+    """Each of 8 tasks gets `todo done` and `todo edit --title …` at the same moment, its
+    task named by number, by UUID prefix (the locking path), or with another task in the
+    same `done`: every task ends completed, retitled, at version 3."""
+    tasks = database.add(*(f"task {n}" for n in range(1, 9)))
+    # A prefix with its hyphen: all-digit references are numbers, and 8 hex digits
+    # sometimes are all digits.
+    refs = [str(t.id)[:13] if naming == "uuid prefix" else str(t.number) for t in tasks]
+    commands = [["edit", ref, "--title", f"renamed {ref}", "-u", "alice"] for ref in refs]
+    if naming == "several at once":
+        commands += [["done", *refs[i : i + 2], "-u", "alice"] for i in range(0, 8, 2)]
+    else:
+        commands += [["done", ref, "-u", "alice"] for ref in refs]
     results = run_together(commands, database.env())
     assert failures(results) == []
-    tasks = database.tasks()
-    assert [(t.title, t.is_completed, t.version) for t in tasks] == [
-        (f"renamed {n} ({wave})", True, 3) for n in range(1, count + 1)
+    assert [(t.title, t.is_completed, t.version) for t in database.tasks()] == [
+        (f"renamed {ref}", True, 3) for ref in refs
     ]
 
 
