@@ -159,7 +159,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[TodoServer]:
 
 
 def test_racing_patches_with_the_same_etag_exactly_one_wins(
-    database: Database, server: TodoServer
+    database: Database, server: TodoServer, request: pytest.FixtureRequest
 ) -> None:
     rounds = 10
     authorization = {"Authorization": bearer(database.alice, secret=API_SECRET)}
@@ -168,6 +168,8 @@ def test_racing_patches_with_the_same_etag_exactly_one_wins(
     barrier = threading.Barrier(2)
     # One client per racer: separate connections, so the PATCHes really overlap.
     clients = [httpx.Client(headers=authorization, timeout=60) for _ in range(2)]
+    for client in clients:
+        request.addfinalizer(client.close)
 
     def patch(racer: int, etag: str, title: str) -> httpx.Response:
         barrier.wait()
@@ -192,6 +194,4 @@ def test_racing_patches_with_the_same_etag_exactly_one_wins(
             assert after.json()["title"] == winner.json()["title"] in titles
             assert after.json()["version"] == version + 1
             assert after.headers["ETag"] == f'"{version + 1}"' == winner.headers["ETag"]
-    for client in clients:
-        client.close()
     assert "Traceback" not in server.log
