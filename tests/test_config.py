@@ -56,6 +56,14 @@ def test_plain_host_is_not_a_pooler_unless_told() -> None:
     assert DatabaseURL.parse("postgresql://u@localhost:6432/db", pooler=True).pooler is True
 
 
+def test_a_pooler_without_a_direct_endpoint_stays_pooled_for_migrations() -> None:
+    """TODO_DATABASE_POOLER=1 on a host with nothing to strip: no direct URL to derive."""
+    url = DatabaseURL.parse("postgresql://u@bouncer.internal:6432/db", pooler=True)
+    assert url.direct().pooler is True
+    assert url.direct().reveal() == url.reveal()
+    assert DatabaseURL.parse("postgresql://u@localhost/db").direct().pooler is False
+
+
 def test_explicit_direct_url_wins_for_migrations(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TODO_DATABASE_URL", NEON)
     monkeypatch.setenv("TODO_DATABASE_URL_DIRECT", "postgres://admin:x@direct.example.com/db")

@@ -257,12 +257,20 @@ class DatabaseURL:
         return Path(path) if path and path != ":memory:" else None
 
     def direct(self) -> DatabaseURL:
-        """The same database without Neon's pooler (`-pooler` removed from the host)."""
+        """The same database without Neon's pooler (`-pooler` removed from the host).
+
+        A pooler whose host name says nothing (TODO_DATABASE_POOLER=1 on PgBouncer)
+        has no direct endpoint to derive: the URL stays a pooled one, so that nothing
+        run on it, migrations included, prepares statements.
+        """
         if self.backend != "postgresql":
             return self
         parts = urlsplit(self._url)
         user, at, host = parts.netloc.rpartition("@")
-        netloc = user + at + re.sub("-pooler", "", host, count=1, flags=re.IGNORECASE)
+        direct_host = re.sub("-pooler", "", host, count=1, flags=re.IGNORECASE)
+        if direct_host == host:
+            return self
+        netloc = user + at + direct_host
         return DatabaseURL(urlunsplit(parts._replace(netloc=netloc)), "postgresql", False)
 
     def __str__(self) -> str:
