@@ -1,0 +1,147 @@
+"""Task references: how `7`, a full UUID or `3fa8` become one of the acting user's tasks.
+
+Every task query starts from `owned_query`, which filters on the user's id: another
+user's task is indistinguishable from a missing one.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, false
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from todo_cli.errors import AmbiguousReference, TaskNotFound, ValidationError
+from todo_cli.models import Task
+from todo_cli.service.validation import MAX_NUMBER, MIN_PREFIX_LENGTH, as_uuid
+
+_AMBIGUOUS_SHOWN = 10
+_NUMBER = re.compile(r"[0-9]+")
+_HEX_PREFIX = re.compile(r"[0-9a-f]+")
+_UUID_HEX_DIGITS = 32
+
+
+def owned_query(user_id: uuid.UUID) -> SelectOfScalar[Task]:
+    """The one starting point of every task query: the acting user's tasks only."""
+    return select(Task).where(col(Task.user_id) == user_id)
+
+
+def exactly(text: str) -> ColumnElement[bool] | None:
+    """The condition for a reference that names one task exactly: a number or a full
+    UUID. None for anything else (a UUID prefix, or something malformed)."""
+    if _NUMBER.fullmatch(text):
+        # Beyond the column's range no task can have the number. The length is checked
+        # first: int() refuses strings of more than 4,300 digits.
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
+            return false()
+        return col(Task.number) == int(digits)
+    task_id = as_uuid(text)
+    return col(Task.id) == task_id if task_id is not None else None
+
+
+def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = False) -> Task:
+    """Resolve a reference among the user's own tasks.
+
+    A reference is a per-user number (`7`), a full UUID, or a unique prefix of at least
+    four hex digits of the UUID (hyphens optional). All-digit references are numbers.
+    Unknown and another user's task raise the same `TaskNotFound`.
+    """
+    text = ref.strip()
+    query = owned_query(user_id)
+    if (exact := exactly(text)) is not None:
+        query = query.where(exact)
+    else:
+        prefix = text.lower().replace("-", "")
+        if len(prefix) < MIN_PREFIX_LENGTH or not _HEX_PREFIX.fullmatch(prefix):
+            raise ValidationError(
+                f"{text!r} is not a task number, a UUID or a UUID prefix of at least "
+                f"{MIN_PREFIX_LENGTH} hex digits",
+                details={"ref": text},
+            )
+        if len(prefix) > _UUID_HEX_DIGITS:
+            raise task_not_found(text)
+        # The UUIDs that start with a prefix form one range, lowest to highest, so the
+        # primary key (user_id, id) finds them directly instead of reading every task of
+        # the user. Both backends order UUIDs as their hex digits (SQLite stores them
+        # as 32 lower-case hex digits, PostgreSQL compares the bytes).
+        lowest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "0"))
+        highest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "f"))
+        matches = list(
+            session.exec(
+                query.where(col(Task.id).between(lowest, highest))
+                .order_by(col(Task.number))
+                .limit(_AMBIGUOUS_SHOWN + 1)
+            )
+        )
+        if len(matches) > 1:
+            shown = matches[:_AMBIGUOUS_SHOWN]
+            listing = ", ".join(f"{t.number} ({str(t.id)[:8]})" for t in shown)
+            more = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
+            raise AmbiguousReference(
+                f"{text!r} matches several tasks: {listing}{more}; use a longer prefix.",
+                details={
+                    "ref": text,
+                    "matches": [{"number": t.number, "id": str(t.id)} for t in shown],
+                },
+            )
+        if not matches:
+            raise task_not_found(text)
+        if not lock:
+            return matches[0]
+        query = query.where(col(Task.id) == matches[0].id)
+    if lock:
+        # populate_existing: a row already loaded by this session is re-read under the lock.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    task = session.exec(query).first()
+    if task is None:
+        raise task_not_found(text)
+    return task
+
+
+def owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> list[Task]:
+    """Resolve several references, all or nothing, and lock the rows for writing.
+
+    Every unknown reference is reported at once. Rows are locked in id order so that two
+    multi-task operations on overlapping tasks cannot deadlock.
+    """
+    if not refs:
+        raise ValidationError("give at least one task")
+    if len(refs) == 1:  # the common case: resolve and lock in one statement
+        return [owned_task(session, user_id, refs[0], lock=True)]
+    found: dict[uuid.UUID, Task] = {}
+    missing: list[str] = []
+    for ref in refs:
+        try:
+            task = owned_task(session, user_id, ref)
+        except TaskNotFound:
+            missing.append(ref.strip())
+            continue
+        found.setdefault(task.id, task)
+    if missing:
+        raise task_not_found(*missing)
+    locked = {
+        task.id: task
+        for task in session.exec(
+            owned_query(user_id)
+            .where(col(Task.id).in_(found))
+            .order_by(col(Task.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)  # re-read under the lock
+        )
+    }
+    if len(locked) != len(found):  # deleted by someone else meanwhile
+        raise task_not_found(*(str(found[i].number) for i in found if i not in locked))
+    return [locked[task_id] for task_id in found]
+
+
+def task_not_found(*refs: str) -> TaskNotFound:
+    """The one error for a missing task and for another user's task."""
+    if len(refs) == 1:
+        return TaskNotFound(f"Task {refs[0]} not found.", details={"ref": refs[0]})
+    return TaskNotFound(
+        f"Tasks {', '.join(refs)} not found; nothing was changed.", details={"refs": list(refs)}
+    )
