@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ import psycopg
 import pytest
 
 from tests.conftest import API_SECRET, bearer
+from tests.processes import TodoServer
 from tests.servers import PrivatePostgres, free_port
 
 pytestmark = pytest.mark.faults
@@ -146,55 +146,34 @@ def fault_db(private_postgres: PrivatePostgres) -> Iterator[FaultDatabase]:
 class Server:
     """A `todo serve` process and a client of it, acting as the database's user."""
 
-    process: subprocess.Popen[bytes]
-    base: str
-    log: Path
+    todo: TodoServer
     user_id: uuid.UUID
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.todo.process
 
     def client(self) -> httpx.Client:
         return httpx.Client(
-            base_url=f"{self.base}/users/{self.user_id}",
+            base_url=f"{self.todo.base}/users/{self.user_id}",
             headers={"Authorization": bearer(self.user_id)},
             timeout=120,  # a hang shows as a slow answer, asserted on by the tests
         )
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.todo.log
 
 
 @pytest.fixture
 def server(fault_db: FaultDatabase, tmp_path: Path) -> Iterator[Server]:
-    """`todo serve` on the fault database, killed at teardown whatever happened."""
-    port = free_port()
+    """`todo serve` on the fault database, stopped at teardown whatever happened."""
     env = {**os.environ, "TODO_DATABASE_URL": fault_db.url, "TODO_API_SECRET": API_SECRET}
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "todo_cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log, fault_db.user_id)
+    running = TodoServer(free_port(), env, tmp_path)
     try:
-        deadline = time.monotonic() + ANSWER_WITHIN
-        while True:
-            assert process.poll() is None, f"todo serve exited:\n{running.output()}"
-            try:
-                httpx.get(f"{running.base}/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "todo serve did not start"
-                time.sleep(0.1)
-        yield running
+        running.wait_until_serving(ANSWER_WITHIN)
+        yield Server(running, fault_db.user_id)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        running.stop()
 
 
 def assert_unavailable(response: httpx.Response, elapsed: float) -> None:

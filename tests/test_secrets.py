@@ -13,14 +13,16 @@ import logging
 import os
 import subprocess
 import sys
-import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from tests.conftest import API_SECRET, bearer
+from tests.processes import TodoServer
 from tests.servers import free_port
 from todo_cli import db, service
 from todo_cli.config import DatabaseURL, get_settings
@@ -166,43 +168,24 @@ def test_the_api_answers_and_logs_without_the_password(
     secret_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A real server: 503 while the database is unreachable, then its whole log."""
-    import uuid
-
-    import httpx
-
     unreachable = f"postgresql://postgres:{ENCODED}@127.0.0.1:{free_port()}/todo"
-    env = {**secret_env, "TODO_DATABASE_URL": unreachable}
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "todo_cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = TodoServer(free_port(), {**secret_env, "TODO_DATABASE_URL": unreachable}, tmp_path)
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                time.sleep(0.1)
+        server.wait_until_serving()
         user = uuid.uuid4()
         headers = {"Authorization": bearer(user)}
+        tasks = f"{server.base}/users/{user}/tasks"
         responses = [
-            httpx.get(f"{base}/users/{user}/tasks", headers=headers, timeout=30),
-            httpx.post(f"{base}/users/{user}/tasks", json={"title": "x"}, headers=headers),
-            httpx.get(f"{base}/users/{user}/tasks", timeout=30),  # no token: 401
+            httpx.get(tasks, headers=headers, timeout=30),
+            httpx.post(tasks, json={"title": "x"}, headers=headers, timeout=30),
+            httpx.get(tasks, timeout=30),  # no token: 401
         ]
         assert [r.status_code for r in responses] == [503, 503, 401]
         for response in responses:
             assert_no_secret(response.text, str(response.headers))
     finally:
-        server.terminate()
-        log, _ = server.communicate(timeout=30)
+        server.stop()
+    log = server.log
     assert "GET /users/" in log  # the log was really captured
     assert_no_secret(log)
 
