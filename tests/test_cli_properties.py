@@ -228,6 +228,10 @@ def test_a_reference_of_thousands_of_digits_is_simply_not_found(three_tasks: Non
         outcome = invoke(command, "1" * 5000)
         assert_clean(outcome, {3})
     assert_clean(invoke("done", "1", "9" * 5000), {3})
+    # The error quotes the reference, cut short: still one readable line.
+    for ref in ("1" * 5000, "x" * 5000, "abcd" * 1000):
+        outcome = invoke("show", ref)
+        assert len(outcome.err) < 200, outcome.err
     assert [task["is_completed"] for task in json.loads(invoke("list", "--json").out)] == [
         False
     ] * 3

@@ -243,8 +243,13 @@ def test_unknown_reference_is_not_found(session: Session, alice: User, ref: str)
     _set_id(session, task, uuid.UUID("abcdef01-2345-4678-9abc-def012345678"))
     with pytest.raises(TaskNotFound) as caught:
         service.get_task(session, user_id=alice.id, ref=ref)
+    shown = ref if len(ref) <= 40 else f"{ref[:39]}…"  # a message stays one readable line
     assert caught.value.to_body() == {
-        "error": {"code": "NOT_FOUND", "message": f"Task {ref} not found.", "details": {"ref": ref}}
+        "error": {
+            "code": "NOT_FOUND",
+            "message": f"Task {shown} not found.",
+            "details": {"ref": ref},
+        }
     }
 
 

@@ -16,7 +16,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from todo_cli.errors import AmbiguousReference, TaskNotFound, ValidationError
 from todo_cli.models import Task
-from todo_cli.service.validation import MAX_NUMBER, MIN_PREFIX_LENGTH, as_uuid
+from todo_cli.service.validation import MAX_NUMBER, MIN_PREFIX_LENGTH, as_uuid, shortened
 
 _AMBIGUOUS_SHOWN = 10
 _NUMBER = re.compile(r"[0-9]+")
@@ -58,7 +58,7 @@ def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = F
         prefix = text.lower().replace("-", "")
         if len(prefix) < MIN_PREFIX_LENGTH or not _HEX_PREFIX.fullmatch(prefix):
             raise ValidationError(
-                f"{text!r} is not a task number, a UUID or a UUID prefix of at least "
+                f"{shortened(text)!r} is not a task number, a UUID or a UUID prefix of at least "
                 f"{MIN_PREFIX_LENGTH} hex digits",
                 details={"ref": text},
             )
@@ -82,7 +82,7 @@ def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = F
             listing = ", ".join(f"{t.number} ({str(t.id)[:8]})" for t in shown)
             more = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
             raise AmbiguousReference(
-                f"{text!r} matches several tasks: {listing}{more}; use a longer prefix.",
+                f"{shortened(text)!r} matches several tasks: {listing}{more}; use a longer prefix.",
                 details={
                     "ref": text,
                     "matches": [{"number": t.number, "id": str(t.id)} for t in shown],
@@ -141,7 +141,8 @@ def owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> li
 def task_not_found(*refs: str) -> TaskNotFound:
     """The one error for a missing task and for another user's task."""
     if len(refs) == 1:
-        return TaskNotFound(f"Task {refs[0]} not found.", details={"ref": refs[0]})
+        return TaskNotFound(f"Task {shortened(refs[0])} not found.", details={"ref": refs[0]})
     return TaskNotFound(
-        f"Tasks {', '.join(refs)} not found; nothing was changed.", details={"refs": list(refs)}
+        f"Tasks {', '.join(map(shortened, refs))} not found; nothing was changed.",
+        details={"refs": list(refs)},
     )

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, delete, select
 
 from todo_cli.errors import UserExists, UserNotFound, ValidationError
 from todo_cli.models import USER_NAME_MAX_LENGTH, WRITE_TRANSACTION, Task, User
-from todo_cli.service.validation import USER_NAME, as_uuid, clean_user_name
+from todo_cli.service.validation import USER_NAME, as_uuid, clean_user_name, shortened
 
 
 def create_user(session: Session, *, name: str) -> User:
@@ -36,14 +36,15 @@ def get_user(session: Session, *, ref: str) -> User:
         # No user can have this name, and the database may not even accept the text (NUL,
         # a lone surrogate): a malformed reference, as with task references.
         raise ValidationError(
-            f"{ref.strip()!r} is not a user name or UUID; names are 1–{USER_NAME_MAX_LENGTH} "
-            "letters, digits and ._@+-",
+            f"{shortened(ref.strip())!r} is not a user name or UUID; names are "
+            f"1–{USER_NAME_MAX_LENGTH} letters, digits and ._@+-",
             details={"field": "user"},
         )
     user = session.get(User, user_id) if user_id else user_by_name(session, ref.strip())
     if user is None:
         raise UserNotFound(
-            f"No user {ref.strip()!r}; create it with `todo user add`.", details={"user": ref}
+            f"No user {shortened(ref.strip())!r}; create it with `todo user add`.",
+            details={"user": ref},
         )
     return user
 

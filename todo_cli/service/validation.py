@@ -17,6 +17,16 @@ MIN_PREFIX_LENGTH = 4
 # paging, which both backends would otherwise reject with a driver error.
 MAX_NUMBER = 2**31 - 1
 USER_NAME = re.compile(rf"[A-Za-z0-9._@+-]{{1,{USER_NAME_MAX_LENGTH}}}")
+# How much of a rejected reference or name an error message repeats: enough to recognise
+# it, while the error stays one readable line whatever was pasted (`details` has it all).
+SHOWN_MAX_LENGTH = 40
+
+
+def shortened(text: str) -> str:
+    """User text as an error message quotes it: cut to `SHOWN_MAX_LENGTH` characters."""
+    if len(text) <= SHOWN_MAX_LENGTH:
+        return text
+    return f"{text[: SHOWN_MAX_LENGTH - 1]}…"
 
 
 def check_text(value: str, field: str) -> None:
@@ -78,7 +88,7 @@ def clean_user_name(name: str) -> str:
     if not USER_NAME.fullmatch(name):
         raise ValidationError(
             f"user name must be 1–{USER_NAME_MAX_LENGTH} characters from letters, digits "
-            f"and ._@+- (got {name!r})",
+            f"and ._@+- (got {shortened(name)!r})",
             details={"field": "name"},
         )
     if as_uuid(name) is not None:
