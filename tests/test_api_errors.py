@@ -15,10 +15,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from todo_cli import db, service
 from todo_cli.api import create_app
+from todo_cli.api.deps import Database
 from todo_cli.config import DatabaseURL, Settings
 from todo_cli.models import User
 
@@ -346,3 +348,49 @@ def test_openapi_documents_every_status_with_the_error_body(api_client: TestClie
 def test_docs_are_served(api_client: TestClient) -> None:
     response = api_client.get("/docs")
     assert response.status_code == 200 and "swagger" in response.text.lower()
+
+
+def test_a_failed_write_gives_its_connection_back_at_once(
+    api_client: TestClient, alice: User, session: Session
+) -> None:
+    """No failed request keeps a transaction (on SQLite: the write lock) until a GC pass.
+
+    The garbage collector is off, so a session left for it to close would still hold its
+    connection when the request's answer has arrived.
+    """
+    import gc
+
+    task = service.create_task(session, user_id=alice.id, title="x")
+    base = f"/users/{alice.id}/tasks"
+    failing: dict[str, Callable[[], Response]] = {
+        "POST to an unknown user": lambda: api_client.post(
+            f"/users/{uuid.uuid4()}/tasks", json={"title": "x"}
+        ),
+        "PATCH, stale If-Match": lambda: api_client.patch(
+            f"{base}/{task.id}", json={"title": "y"}, headers={"If-Match": '"9"'}
+        ),
+        "PUT, stale If-Match": lambda: api_client.put(
+            f"{base}/{task.id}", json={"title": "y"}, headers={"If-Match": '"9"'}
+        ),
+        "DELETE, stale If-Match": lambda: api_client.delete(
+            f"{base}/{task.id}", headers={"If-Match": '"9"'}
+        ),
+        "PATCH of an unknown task": lambda: api_client.patch(
+            f"{base}/{uuid.uuid4()}", json={"title": "y"}
+        ),
+    }
+    database: Database = api_client.app.state.database  # type: ignore[attr-defined]
+    api_client.get(base)  # the engine exists from here on
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for name, call in failing.items():
+            response = call()
+            assert response.status_code in (404, 412), (name, response.text)
+            assert database._engine is not None
+            pool = database._engine.pool
+            assert isinstance(pool, QueuePool)
+            assert pool.checkedout() == 0, name
+    finally:
+        if enabled:
+            gc.enable()

@@ -11,6 +11,7 @@ import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
@@ -95,6 +96,7 @@ class Database:
                 self._engine.dispose()
 
 
+@asynccontextmanager
 async def _session(request: Request, *, read_only: bool) -> AsyncIterator[Session]:
     """One session per request; the service commits, closing rolls back anything left.
 
@@ -104,6 +106,11 @@ async def _session(request: Request, *, read_only: bool) -> AsyncIterator[Sessio
     PostgreSQL, a local one on SQLite), or a session whose transaction has ended (the
     service committed). Otherwise (the first requests, a failed write whose transaction
     must be rolled back) it happens in a worker thread, as before.
+
+    A context manager, not a generator the dependencies iterate: an error raised at an
+    `async for` body's `yield` leaves the inner generator suspended, and its `finally`
+    (the rollback) would wait for the garbage collector, holding the write transaction
+    (on SQLite the whole database's write lock) until then.
     """
     database: Database = request.app.state.database
     if database.ready:
@@ -121,13 +128,13 @@ async def _session(request: Request, *, read_only: bool) -> AsyncIterator[Sessio
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The session of a request that writes: its service call is one transaction."""
-    async for session in _session(request, read_only=False):
+    async with _session(request, read_only=False) as session:
         yield session
 
 
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """The session of a request that only reads (GET): no transaction around it."""
-    async for session in _session(request, read_only=True):
+    async with _session(request, read_only=True) as session:
         yield session
 
 
