@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 {**result, "section_seconds": seconds, "load_avg_at_end": os.getloadavg()},
             )
             log(f"=== section {name} took {seconds:.0f}s ===")
+        # Read again now: a section may have installed a tool that was missing at the start.
+        meta["versions"] = versions()
         meta["sections_run"] = sections
         meta["total_seconds"] = round(time.monotonic() - started, 1)
         save_result("meta", meta)
