@@ -27,8 +27,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.servers import PgBouncer, PrivatePostgres, pg_binary
-from todo_cli import db
+from todo_cli import db, service
 from todo_cli.config import DatabaseURL, Settings, get_settings
+from todo_cli.models import User
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -209,6 +210,33 @@ def use_database(
     monkeypatch.setenv("TODO_DATABASE_URL", database_url.reveal())
     get_settings.cache_clear()
     return database_url
+
+
+# --- data every layer's tests share -------------------------------------------------------
+
+# SPEC's task object, its fields in SPEC's order.
+TASK_FIELDS = (
+    "id",
+    "user_id",
+    "number",
+    "title",
+    "description",
+    "is_completed",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+@pytest.fixture
+def alice(session: Session) -> User:
+    """A user of the test database (CLI modules override it to act as her)."""
+    return service.create_user(session, name="alice")
+
+
+@pytest.fixture
+def bob(session: Session) -> User:
+    return service.create_user(session, name="bob")
 
 
 # --- servers the reliability tests start themselves --------------------------------------

@@ -55,16 +55,6 @@ def client(api_settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
-def alice(session: Session) -> User:
-    return service.create_user(session, name="alice")
-
-
-@pytest.fixture
-def bob(session: Session) -> User:
-    return service.create_user(session, name="bob")
-
-
 def refused_headers(alice: User, api_secret: str) -> dict[str, dict[str, str]]:
     expired, _ = tokens.mint_token(
         api_secret.encode(),

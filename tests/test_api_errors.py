@@ -45,11 +45,6 @@ def closed_port() -> int:
     return port
 
 
-@pytest.fixture
-def alice(session: Session) -> User:
-    return service.create_user(session, name="alice")
-
-
 # --- one body shape for every error ----------------------------------------------------------
 
 

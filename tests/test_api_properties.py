@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from tests.strategies import SAMPLES, TEN_MEGABYTES, TOO_LONG_DESCRIPTION, nasty_text
 from todo_cli import service
@@ -142,11 +141,6 @@ def send(
     if currently_in_test_context():  # Hypothesis reports how often each status came
         event(f"{method} {response.status_code}")
     return response
-
-
-@pytest.fixture
-def alice(session: Session) -> User:
-    return service.create_user(session, name="alice")
 
 
 @pytest.fixture

@@ -22,22 +22,15 @@ import typer
 import typer.main
 from sqlalchemy import insert, update
 from sqlmodel import Session, col
-from typer.testing import CliRunner
 
+from tests.cli import invoke, runner
 from todo_cli import output, service
 from todo_cli.cli import app
 from todo_cli.config import DatabaseURL, get_settings
 from todo_cli.models import Task, User, utcnow
 
-runner = CliRunner()
 TODO = Path(sys.executable).parent / "todo"
 UNREACHABLE = "postgresql://me:hunter2@127.0.0.1:9/todo"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def leaf_commands() -> dict[tuple[str, ...], Any]:

@@ -7,19 +7,10 @@ from collections.abc import Callable
 from importlib.metadata import version
 
 import pytest
-from typer.testing import CliRunner
 
+from tests.cli import invoke
 from todo_cli import __version__, db
-from todo_cli.cli import app
-from todo_cli.config import DatabaseURL, get_settings
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+from todo_cli.config import DatabaseURL
 
 
 def test_version_matches_the_installed_distribution() -> None:

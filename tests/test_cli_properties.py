@@ -126,11 +126,6 @@ def alice(use_database: DatabaseURL, session: Session, monkeypatch: pytest.Monke
 
 
 @pytest.fixture
-def bob(session: Session) -> User:
-    return service.create_user(session, name="bob")
-
-
-@pytest.fixture
 def three_tasks(alice: User) -> None:
     for title in ("one", "two", "three"):
         assert_clean(invoke("add", title), {0})

@@ -13,22 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
+from tests.cli import invoke
 from todo_cli import db, service
-from todo_cli.cli import app
 from todo_cli.cli.serve import is_loopback
-from todo_cli.config import DatabaseURL, get_settings
+from todo_cli.config import DatabaseURL
 from todo_cli.models import User
 
-runner = CliRunner()
 API_SECRET = "the-serve-tests-secret-0123456789abcdef"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def free_port() -> int:

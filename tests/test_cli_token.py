@@ -11,22 +11,12 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
-from typer.testing import CliRunner
 
+from tests.cli import invoke
 from todo_cli import service
 from todo_cli.api import create_app
-from todo_cli.cli import app
-from todo_cli.config import DatabaseURL, Settings, get_settings
+from todo_cli.config import DatabaseURL, Settings
 from todo_cli.models import User
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
 
 # The secret todo token create signs with; any 32 bytes will do.
 API_SECRET = "the-cli-tests-secret-0123456789abcdef"

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlmodel import Session
-from typer.testing import CliRunner
 
+from tests.cli import as_json, invoke
 from todo_cli import service
-from todo_cli.cli import _common, app, users
+from todo_cli.cli import _common, users
 from todo_cli.config import DatabaseURL, get_settings
 
-runner = CliRunner()
 UNREACHABLE = "postgresql://me:hunter2@127.0.0.1:9/todo"
-
-
-def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    result = runner.invoke(app, list(args), input=input)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def as_json(*args: str) -> Any:
-    code, out, err = invoke(*args, "--json")
-    assert (code, err) == (0, ""), err
-    return json.loads(out)
 
 
 # --- user add / list / rm ---------------------------------------------------------------

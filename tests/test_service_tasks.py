@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from tests.conftest import TASK_FIELDS
 from todo_cli import service
 from todo_cli.errors import (
     AmbiguousReference,
@@ -18,11 +19,6 @@ from todo_cli.errors import (
     ValidationError,
 )
 from todo_cli.models import Task, TaskUpdate, User, task_to_json
-
-
-@pytest.fixture
-def alice(session: Session) -> User:
-    return service.create_user(session, name="alice")
 
 
 def _set_id(session: Session, task: Task, new_id: uuid.UUID) -> Task:
@@ -51,17 +47,7 @@ def test_json_shape_is_exactly_the_spec(session: Session, alice: User) -> None:
     session.expunge_all()
     stored = service.get_task(session, user_id=alice.id, ref="1")
     body = task_to_json(stored)
-    assert list(body) == [
-        "id",
-        "user_id",
-        "number",
-        "title",
-        "description",
-        "is_completed",
-        "version",
-        "created_at",
-        "updated_at",
-    ]
+    assert tuple(body) == TASK_FIELDS
     assert body["id"] == str(task.id) and body["user_id"] == str(alice.id)
     assert body["created_at"].endswith("Z")
     parsed = datetime.fromisoformat(body["created_at"])
