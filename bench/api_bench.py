@@ -46,6 +46,7 @@ CONNECTIONS = 1000
 SERVE = "{python} -m bench.serve {app} --host {{host}} --port {{port}} --workers {{workers}}"
 STANDIN_CMD = SERVE.format(python=PYTHON, app="bench.standin_api:create_app --factory")
 CEILING_CMD = SERVE.format(python=PYTHON, app="bench.ceiling_app:app")
+LEAN_CMD = SERVE.format(python=PYTHON, app="bench.lean_app:create_app --factory")
 # Plain `uvicorn --workers N` on asyncio's own event loop, to show what a server started
 # that way loses; and the same with the socket bound as `todo serve` binds it. (uvloop,
 # in the api extra, sets TCP_NODELAY by itself, so the check pins the asyncio loop.)
@@ -294,6 +295,11 @@ def _measure(
         with Server(CEILING_CMD.replace("{workers}", workers), env, work, "/bare") as srv:
             result["ceiling"] = _wrk(srv.port, work, data_file, "bare", short)
         log(f"  ceiling: {result['ceiling']['rps']:.0f} req/s")
+        log(f"api: lean reference GET (bench/lean_app.py), {short}s with {CONNECTIONS} connections")
+        with Server(LEAN_CMD.replace("{workers}", workers), env, work, "/ready") as srv:
+            result["lean_get"] = _wrk(srv.port, work, data_file, "get", short)
+        lean = result["lean_get"]
+        log(f"  lean GET: {lean['rps']:.0f} req/s, p95 {lean['latency_ms']['p95']:.0f} ms")
     log("api: TCP_NODELAY check: bare endpoint at 100 req/s, plain uvicorn vs bench.serve")
     result["nodelay_check"] = {}
     checks = (("uvicorn --workers", PLAIN_CEILING_CMD), ("bench.serve", NODELAY_CEILING_CMD))
