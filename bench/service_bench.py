@@ -19,6 +19,7 @@ from typing import Any
 
 from bench import datagen
 from bench.common import Options, log, pg_available, pg_drop, save_result, summarize
+from todo_cli.models import TaskCreate
 
 TOP50_SQL = (
     "SELECT user_id, id, number, title, description, is_completed, created_at, updated_at,"
@@ -131,7 +132,11 @@ def _measure(opts: Options, url: str, spec: datagen.DatasetSpec, calls: int) -> 
         created: list[int] = []
 
         def create(s: Session) -> None:
-            created.append(service.create_task(s, user_id=u.user_id, title="Benchmark task").number)
+            created.append(
+                service.create_task(
+                    s, user_id=u.user_id, task=TaskCreate(title="Benchmark task")
+                ).number
+            )
 
         ops: dict[str, Callable[[Session], object]] = {
             "create": create,

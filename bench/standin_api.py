@@ -92,7 +92,7 @@ def create_app() -> FastAPI:
     def create(body: TaskCreate, user: User) -> JSONResponse:
         with factory() as s:
             task = service.create_task(
-                s, user_id=user, title=body.title, description=body.description
+                s, user_id=user, task=TaskCreate(title=body.title, description=body.description)
             )
             return task_response(task, 201)
 

@@ -15,6 +15,8 @@ import json
 import os
 import sys
 
+from todo_cli.models import TaskCreate
+
 
 def main(argv: list[str]) -> int:
     from todo_cli import db, service
@@ -34,7 +36,7 @@ def main(argv: list[str]) -> int:
             out.write(("," if i else "") + json.dumps(task_to_json(task)))
         out.write("]\n")
     elif command == "add":
-        task = service.create_task(session, user_id=user.id, title=argv[1])
+        task = service.create_task(session, user_id=user.id, task=TaskCreate(title=argv[1]))
         out.write(json.dumps(task_to_json(task)) + "\n")
     elif command == "done":
         tasks = service.complete_tasks(session, user_id=user.id, refs=argv[1:])

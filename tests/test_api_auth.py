@@ -25,7 +25,7 @@ from todo_cli import service, tokens
 from todo_cli.api import create_app
 from todo_cli.config import Settings
 from todo_cli.errors import ConfigError
-from todo_cli.models import User, task_to_json
+from todo_cli.models import TaskCreate, User, task_to_json
 
 OTHER_SECRET = "another-secret-that-is-long-enough-0123456789"
 
@@ -110,7 +110,9 @@ def test_the_token_matrix_on_every_route(
 ) -> None:
     """{no token, garbage, expired, wrong signature, alg none, B's token, A's token} × routes."""
     with session_factory() as session:
-        task = service.create_task(session, user_id=alice.id, title="Alice's", description="d")
+        task = service.create_task(
+            session, user_id=alice.id, task=TaskCreate(title="Alice's", description="d")
+        )
     before = snapshot(session_factory, alice)
 
     def request(method: str, path: str, body: Any, headers: dict[str, str]) -> Response:
@@ -159,7 +161,9 @@ def test_the_token_matrix_on_every_route(
 
     # Alice's own token: every route works.
     with session_factory() as session:
-        task = service.create_task(session, user_id=alice.id, title="Alice's again")
+        task = service.create_task(
+            session, user_id=alice.id, task=TaskCreate(title="Alice's again")
+        )
     expected = [201, 200, 200, 200, 200, 204]
     for (method, path, body), status in zip(ROUTES, expected, strict=True):
         response = request(method, path, body, alices)

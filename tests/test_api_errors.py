@@ -22,7 +22,7 @@ from todo_cli import db, service
 from todo_cli.api import create_app
 from todo_cli.api.deps import Database
 from todo_cli.config import DatabaseURL, Settings
-from todo_cli.models import User
+from todo_cli.models import TaskCreate, User
 
 SECRET = "hunter2-s3cret"
 
@@ -355,7 +355,7 @@ def test_a_failed_write_gives_its_connection_back_at_once(
     """
     import gc
 
-    task = service.create_task(session, user_id=alice.id, title="x")
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
     base = f"/users/{alice.id}/tasks"
     failing: dict[str, Callable[[], Response]] = {
         "POST to an unknown user": lambda: api_client.post(

@@ -27,7 +27,7 @@ from tests.cli import invoke, runner
 from todo_cli import output, service
 from todo_cli.cli import app
 from todo_cli.config import DatabaseURL, get_settings
-from todo_cli.models import Task, User, utcnow
+from todo_cli.models import Task, TaskCreate, User, utcnow
 
 TODO = Path(sys.executable).parent / "todo"
 UNREACHABLE = "postgresql://me:hunter2@127.0.0.1:9/todo"
@@ -200,8 +200,8 @@ def test_every_exit_code_of_the_spec(
     run("add", "Buy milk")  # 0
     run("add", "")  # 2: validation
     run("show", "42")  # 3: not found
-    a = service.create_task(session, user_id=alice.id, title="a")
-    b = service.create_task(session, user_id=alice.id, title="b")
+    a = service.create_task(session, user_id=alice.id, task=TaskCreate(title="a"))
+    b = service.create_task(session, user_id=alice.id, task=TaskCreate(title="b"))
     for task, new_id in ((a, "abcd1111"), (b, "abcd2222")):
         fixed = uuid.UUID(f"{new_id}-0000-4000-8000-000000000000")
         session.exec(update(Task).where(col(Task.id) == task.id).values(id=fixed))

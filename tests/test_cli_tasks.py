@@ -18,7 +18,7 @@ from tests.conftest import TASK_FIELDS
 from todo_cli import service
 from todo_cli.cli.tasks import DEFAULT_LIST_LIMIT
 from todo_cli.config import DatabaseURL
-from todo_cli.models import Task, User
+from todo_cli.models import Task, TaskCreate, User
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_list_table_is_plain_when_piped(alice: User) -> None:
 
 def test_list_shows_a_page_and_says_how_many_more(alice: User, session: Session) -> None:
     for number in range(DEFAULT_LIST_LIMIT + 5):
-        service.create_task(session, user_id=alice.id, title=f"task {number + 1}")
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=f"task {number + 1}"))
     code, out, _ = invoke("list")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 1 + DEFAULT_LIST_LIMIT + 1
@@ -232,7 +232,9 @@ def test_multi_task_commands_are_all_or_nothing(alice: User, command: str) -> No
 def test_another_users_task_looks_exactly_like_a_missing_one(
     alice: User, bob: User, session: Session, args: tuple[str, ...], kind: str
 ) -> None:
-    task = service.create_task(session, user_id=bob.id, title="bob's", description="secret")
+    task = service.create_task(
+        session, user_id=bob.id, task=TaskCreate(title="bob's", description="secret")
+    )
     ref = {"number": "1", "uuid": str(task.id), "prefix": hex_prefix(task.id.hex, 6)}[kind]
     command = [arg.format(ref=ref) for arg in args]
 
@@ -259,8 +261,8 @@ def _set_id(session: Session, task: Task, new_id: uuid.UUID) -> None:
 
 
 def test_ambiguous_prefix_is_exit_4_listing_the_matches(alice: User, session: Session) -> None:
-    a = service.create_task(session, user_id=alice.id, title="a")
-    b = service.create_task(session, user_id=alice.id, title="b")
+    a = service.create_task(session, user_id=alice.id, task=TaskCreate(title="a"))
+    b = service.create_task(session, user_id=alice.id, task=TaskCreate(title="b"))
     _set_id(session, a, uuid.UUID("abcd1111-0000-4000-8000-000000000000"))
     _set_id(session, b, uuid.UUID("abcd2222-0000-4000-8000-000000000000"))
 

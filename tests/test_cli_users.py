@@ -12,6 +12,7 @@ from tests.cli import as_json, invoke
 from todo_cli import service
 from todo_cli.cli import _common, users
 from todo_cli.config import DatabaseURL, get_settings
+from todo_cli.models import TaskCreate
 
 UNREACHABLE = "postgresql://me:hunter2@127.0.0.1:9/todo"
 
@@ -56,8 +57,8 @@ def test_rm_with_yes_deletes_the_user_and_their_tasks(
 ) -> None:
     alice = service.create_user(session, name="alice").id
     bob = service.create_user(session, name="bob").id
-    service.create_task(session, user_id=alice, title="a")
-    service.create_task(session, user_id=bob, title="b")
+    service.create_task(session, user_id=alice, task=TaskCreate(title="a"))
+    service.create_task(session, user_id=bob, task=TaskCreate(title="b"))
     assert invoke("user", "rm", "alice", "--yes") == (
         0,
         "Deleted user alice and all of their tasks.\n",
@@ -74,7 +75,7 @@ def test_rm_without_yes_and_without_a_terminal_refuses(
     use_database: DatabaseURL, session: Session
 ) -> None:
     alice = service.create_user(session, name="alice")
-    service.create_task(session, user_id=alice.id, title="a")
+    service.create_task(session, user_id=alice.id, task=TaskCreate(title="a"))
     code, out, err = invoke("user", "rm", "alice")
     assert (code, out) == (2, "")
     assert err == "Error: Deleting user 'alice' and their 1 task needs confirmation; pass --yes.\n"

@@ -22,7 +22,7 @@ from tests.processes import TodoServer, failures, run_together, todo_env
 from tests.servers import free_port
 from todo_cli import db, service
 from todo_cli.config import DatabaseURL
-from todo_cli.models import Task
+from todo_cli.models import Task, TaskCreate
 
 WRITERS = 20
 API_SECRET = "the-process-tests-secret-0123456789abcdef"
@@ -41,7 +41,10 @@ class Database:
 
     def add(self, *titles: str) -> list[Task]:
         with self.sessions() as session:
-            return [service.create_task(session, user_id=self.alice, title=t) for t in titles]
+            return [
+                service.create_task(session, user_id=self.alice, task=TaskCreate(title=t))
+                for t in titles
+            ]
 
     def tasks(self) -> list[Task]:
         with self.sessions() as session:

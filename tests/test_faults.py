@@ -19,7 +19,7 @@ from sqlmodel import Session
 from todo_cli import db, service
 from todo_cli.config import DatabaseURL
 from todo_cli.errors import DatabaseUnavailable
-from todo_cli.models import TaskUpdate
+from todo_cli.models import TaskCreate, TaskUpdate
 
 
 def _terminate(url: DatabaseURL, pid: int) -> None:
@@ -45,14 +45,14 @@ def test_connection_killed_before_commit_leaves_nothing_half_done(
     with pg_sessions() as session:
         user = service.create_user(session, name="ann")
         for title in ("one", "two"):
-            service.create_task(session, user_id=user.id, title=title)
+            service.create_task(session, user_id=user.id, task=TaskCreate(title=title))
         before = [
             (t.number, t.title, t.is_completed, t.version)
             for t in service.list_tasks(session, user_id=user.id, status="all")
         ]
 
     calls: dict[str, Callable[[Session], object]] = {
-        "create": lambda s: service.create_task(s, user_id=user.id, title="three"),
+        "create": lambda s: service.create_task(s, user_id=user.id, task=TaskCreate(title="three")),
         "update": lambda s: service.update_task(
             s, user_id=user.id, ref="1", changes=TaskUpdate(title="changed", description="d")
         ),
@@ -82,7 +82,9 @@ def test_connection_killed_before_commit_leaves_nothing_half_done(
             for t in service.list_tasks(session, user_id=user.id, status="all")
         ]
         assert after == before
-        assert service.create_task(session, user_id=user.id, title="next").number == 3
+        assert (
+            service.create_task(session, user_id=user.id, task=TaskCreate(title="next")).number == 3
+        )
 
 
 def test_acknowledged_writes_survive_killed_connections(
@@ -91,7 +93,8 @@ def test_acknowledged_writes_survive_killed_connections(
     with pg_sessions() as session:
         user = service.create_user(session, name="ann")
         created = [
-            service.create_task(session, user_id=user.id, title=f"t{i}").id for i in range(5)
+            service.create_task(session, user_id=user.id, task=TaskCreate(title=f"t{i}")).id
+            for i in range(5)
         ]
         pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
         assert isinstance(pid, int)

@@ -16,8 +16,9 @@ from sqlalchemy import inspect, text
 
 from todo_cli import db
 from todo_cli.config import DatabaseURL
+from todo_cli.models import TaskCreate
 
-TABLES = {"users", "tasks", "alembic_version"}
+TABLES = {"users", "tasks", "changes", "change_items", "alembic_version"}
 
 
 def _tables(url: DatabaseURL) -> set[str]:
@@ -137,16 +138,42 @@ def test_bad_revision_is_a_validation_error(
         db.upgrade(url, "nosuchrev")
 
 
+# The tables as revision 0001 made them: what an installation of that day holds.
+_V1 = sqlalchemy.MetaData()
+_V1_USERS = sqlalchemy.Table(
+    "users",
+    _V1,
+    sqlalchemy.Column("id", sqlalchemy.Uuid()),
+    sqlalchemy.Column("name", sqlalchemy.String(64)),
+    sqlalchemy.Column("created_at", sqlalchemy.DateTime(timezone=True)),
+    sqlalchemy.Column("last_task_number", sqlalchemy.Integer()),
+)
+_V1_TASKS = sqlalchemy.Table(
+    "tasks",
+    _V1,
+    sqlalchemy.Column("user_id", sqlalchemy.Uuid()),
+    sqlalchemy.Column("id", sqlalchemy.Uuid()),
+    sqlalchemy.Column("number", sqlalchemy.Integer()),
+    sqlalchemy.Column("title", sqlalchemy.String(255)),
+    sqlalchemy.Column("description", sqlalchemy.Text()),
+    sqlalchemy.Column("is_completed", sqlalchemy.Boolean()),
+    sqlalchemy.Column("created_at", sqlalchemy.DateTime(timezone=True)),
+    sqlalchemy.Column("updated_at", sqlalchemy.DateTime(timezone=True)),
+    sqlalchemy.Column("version", sqlalchemy.Integer()),
+)
+
+
 def _snapshot(url: DatabaseURL) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of revision 0001's columns, which every later revision keeps."""
     engine = db.make_engine(url)
     try:
         with engine.connect() as connection:
             return {
-                table: [
+                table.name: [
                     tuple(row)
-                    for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))
+                    for row in connection.execute(sqlalchemy.select(table).order_by(table.c.id))
                 ]
-                for table in ("users", "tasks")
+                for table in (_V1_USERS, _V1_TASKS)
             }
     finally:
         engine.dispose()
@@ -155,25 +182,36 @@ def _snapshot(url: DatabaseURL) -> dict[str, list[tuple[object, ...]]]:
 def test_every_row_survives_upgrade_downgrade_and_upgrade(
     new_database: Callable[[str], DatabaseURL], backend: str
 ) -> None:
+    from datetime import UTC, datetime, timedelta
+
     from todo_cli import service
-    from todo_cli.models import TaskUpdate
 
     url = new_database(backend)
     db.upgrade(url, db.SCHEMA_REVISIONS[0])
+    start = datetime(2026, 11, 27, 5, tzinfo=UTC)
+    users = [
+        {"id": uuid.uuid4(), "name": name, "created_at": start, "last_task_number": 5}
+        for name in ("ann", "Ben", "cy")
+    ]
+    tasks = [
+        {
+            "user_id": user["id"],
+            "id": uuid.uuid4(),
+            "number": number,
+            "title": "x" if number == 3 else f"{user['name']} task {number} ✓ עברית",
+            "description": None if number % 2 else f"line 1\nline 2 {number} 🎉",
+            "is_completed": number in (2, 4),
+            "created_at": start + timedelta(minutes=number),
+            "updated_at": start + timedelta(minutes=number, seconds=30),
+            "version": 2 if number in (2, 3, 4) else 1,
+        }
+        for user in users
+        for number in (1, 2, 3, 4)  # 5 was deleted: numbers keep a gap
+    ]
     engine = db.make_engine(url)
-    with db.make_session_factory(engine)() as session:
-        users = [service.create_user(session, name=name) for name in ("ann", "Ben", "cy")]
-        for user in users:
-            for i in range(5):
-                service.create_task(
-                    session,
-                    user_id=user.id,
-                    title=f"{user.name} task {i} ✓ עברית",
-                    description=None if i % 2 else f"line 1\nline 2 {i} 🎉",
-                )
-            service.complete_tasks(session, user_id=user.id, refs=["2", "4"])
-            service.update_task(session, user_id=user.id, ref="3", changes=TaskUpdate(title="x"))
-            service.delete_tasks(session, user_id=user.id, refs=["5"])  # numbers keep a gap
+    with engine.begin() as connection:
+        connection.execute(_V1_USERS.insert(), users)
+        connection.execute(_V1_TASKS.insert(), tasks)
     engine.dispose()
     before = _snapshot(url)
     assert len(before["tasks"]) == 12
@@ -189,7 +227,12 @@ def test_every_row_survives_upgrade_downgrade_and_upgrade(
 
     engine = db.make_engine(url)
     with db.make_session_factory(engine)() as session:
-        assert service.create_task(session, user_id=users[1].id, title="next").number == 6
+        assert (
+            service.create_task(
+                session, user_id=users[1]["id"], task=TaskCreate(title="next")
+            ).number
+            == 6
+        )
     engine.dispose()
 
 
@@ -203,7 +246,7 @@ def test_head_schema_refuses_rows_the_service_would_never_write(
     engine = db.make_engine(url)
     with db.make_session_factory(engine)() as session:
         user = service.create_user(session, name="ann")
-        service.create_task(session, user_id=user.id, title="ok")
+        service.create_task(session, user_id=user.id, task=TaskCreate(title="ok"))
     for assignment in ("number = 0", "version = 0", "title = ''", f"title = '{'x' * 256}'"):
         # IntegrityError from a CHECK; PostgreSQL's VARCHAR(255) already says DataError.
         refused = (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.DataError)

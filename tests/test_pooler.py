@@ -24,6 +24,7 @@ from tests.test_service_tasks import *  # noqa: F403
 from tests.test_service_users import *  # noqa: F403
 from todo_cli import db, service
 from todo_cli.config import DatabaseURL
+from todo_cli.models import TaskCreate
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,9 @@ def _mixed_load(url: DatabaseURL, threads: int = 8, rounds: int = 25) -> list[st
         try:
             for i in range(rounds):
                 with sessions() as session:
-                    task = service.create_task(session, user_id=user_id, title=f"t{i}")
+                    task = service.create_task(
+                        session, user_id=user_id, task=TaskCreate(title=f"t{i}")
+                    )
                     service.list_tasks(session, user_id=user_id, limit=10)
                     service.get_task(session, user_id=user_id, ref=str(task.id))
                     service.complete_tasks(session, user_id=user_id, refs=[str(task.number)])

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from todo_cli import service
 from todo_cli.errors import PreconditionFailed
-from todo_cli.models import TaskUpdate
+from todo_cli.models import TaskCreate, TaskUpdate
 
 T = TypeVar("T")
 WRITERS = 20
@@ -41,7 +41,9 @@ def test_simultaneous_creates_for_one_user_get_distinct_numbers(
 
     def create(i: int) -> int:
         with session_factory() as session:
-            return service.create_task(session, user_id=user_id, title=f"task {i}").number
+            return service.create_task(
+                session, user_id=user_id, task=TaskCreate(title=f"task {i}")
+            ).number
 
     results = _all_at_once(WRITERS, create)
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -54,7 +56,7 @@ def test_concurrent_complete_and_edit_lose_neither_change(
 ) -> None:
     with session_factory() as session:
         user_id = service.create_user(session, name="alice").id
-        service.create_task(session, user_id=user_id, title="old")
+        service.create_task(session, user_id=user_id, task=TaskCreate(title="old"))
 
     def work(i: int) -> object:
         with session_factory() as session:
@@ -76,7 +78,7 @@ def test_racing_writers_with_the_same_expected_version_exactly_one_wins(
 ) -> None:
     with session_factory() as session:
         user_id = service.create_user(session, name="alice").id
-        service.create_task(session, user_id=user_id, title="v1")
+        service.create_task(session, user_id=user_id, task=TaskCreate(title="v1"))
 
     def write(i: int) -> str:
         with session_factory() as session:
@@ -104,7 +106,7 @@ def test_concurrent_multi_task_operations_in_opposite_orders_do_not_deadlock(
     with session_factory() as session:
         user_id = service.create_user(session, name="alice").id
         for title in "abcd":
-            service.create_task(session, user_id=user_id, title=title)
+            service.create_task(session, user_id=user_id, task=TaskCreate(title=title))
 
     def work(i: int) -> object:
         refs = ["1", "2", "3", "4"] if i % 2 else ["4", "3", "2", "1"]
@@ -122,7 +124,7 @@ def test_a_long_read_never_blocks_a_writer(session_factory: Callable[[], Session
     with session_factory() as session:
         user_id = service.create_user(session, name="alice").id
         for title in "abc":
-            service.create_task(session, user_id=user_id, title=title)
+            service.create_task(session, user_id=user_id, task=TaskCreate(title=title))
 
     with session_factory() as reader:
         stream = service.iter_tasks(reader, user_id=user_id, status="all")
@@ -131,7 +133,7 @@ def test_a_long_read_never_blocks_a_writer(session_factory: Callable[[], Session
 
         def write() -> None:
             with session_factory() as writer:
-                service.create_task(writer, user_id=user_id, title="while reading")
+                service.create_task(writer, user_id=user_id, task=TaskCreate(title="while reading"))
                 written.set()
 
         thread = threading.Thread(target=write)
@@ -151,7 +153,9 @@ def test_a_session_that_read_first_can_still_write_under_contention(
     def work(i: int) -> int:
         with session_factory() as session:
             service.get_user(session, ref="alice")  # opens a read transaction
-            return service.create_task(session, user_id=user_id, title=f"t{i}").number
+            return service.create_task(
+                session, user_id=user_id, task=TaskCreate(title=f"t{i}")
+            ).number
 
     results = _all_at_once(10, work)
     assert sorted(results) == list(range(1, 11)), results  # type: ignore[type-var]

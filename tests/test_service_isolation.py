@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from todo_cli import service
 from todo_cli.errors import TaskNotFound
-from todo_cli.models import Task, TaskUpdate, User, task_to_json
+from todo_cli.models import Task, TaskCreate, TaskUpdate, User, task_to_json
 
 Operation = Callable[[Session, uuid.UUID, str], object]
 
@@ -40,7 +40,9 @@ OPERATIONS: dict[str, Operation] = {
 def owners(session: Session) -> tuple[User, User, Task]:
     alice = service.create_user(session, name="alice")
     bob = service.create_user(session, name="bob")
-    task = service.create_task(session, user_id=alice.id, title="alice's", description="secret")
+    task = service.create_task(
+        session, user_id=alice.id, task=TaskCreate(title="alice's", description="secret")
+    )
     return alice, bob, task
 
 
@@ -82,7 +84,7 @@ def test_each_user_sees_only_their_own_tasks_and_numbers(
     session: Session, owners: tuple[User, User, Task]
 ) -> None:
     alice, bob, alices_task = owners
-    bobs_task = service.create_task(session, user_id=bob.id, title="bob's")
+    bobs_task = service.create_task(session, user_id=bob.id, task=TaskCreate(title="bob's"))
     assert bobs_task.number == 1  # numbers are per user
     assert [t.id for t in service.list_tasks(session, user_id=bob.id, status="all")] == [
         bobs_task.id
@@ -105,7 +107,7 @@ def test_shared_prefix_resolves_to_the_callers_own_task(
     from sqlmodel import col
 
     alice, bob, alices_task = owners
-    bobs_task = service.create_task(session, user_id=bob.id, title="bob's")
+    bobs_task = service.create_task(session, user_id=bob.id, task=TaskCreate(title="bob's"))
     session.exec(
         update(Task)
         .where(col(Task.id) == alices_task.id)
@@ -126,7 +128,7 @@ def test_multi_task_operation_with_one_foreign_task_changes_nothing(
     session: Session, owners: tuple[User, User, Task]
 ) -> None:
     alice, bob, alices_task = owners
-    service.create_task(session, user_id=bob.id, title="bob's")
+    service.create_task(session, user_id=bob.id, task=TaskCreate(title="bob's"))
     with pytest.raises(TaskNotFound):
         service.delete_tasks(session, user_id=bob.id, refs=["1", str(alices_task.id)])
     session.rollback()

@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from todo_cli import service
 from todo_cli.errors import AmbiguousReference, TaskNotFound, TodoError, ValidationError
-from todo_cli.models import Task, TaskUpdate
+from todo_cli.models import Task, TaskCreate, TaskUpdate
 
 USERS = ("ann", "bob", "cyd")
 titles = st.text(
@@ -137,7 +137,9 @@ class IsolationMachine(RuleBasedStateMachine):
     def create(self, user: str, title: str, description: str | None) -> None:
         with self.session_factory() as session:
             task = service.create_task(
-                session, user_id=self.user_ids[user], title=title, description=description
+                session,
+                user_id=self.user_ids[user],
+                task=TaskCreate(title=title, description=description),
             )
         assert task.number == self.next_number[user]
         assert (task.title, task.description) == (title.strip(), description)
@@ -282,7 +284,7 @@ def test_any_text_is_stored_exactly_or_refused_cleanly(
         with session_factory() as session:
             before = service.count_tasks(session, user_id=user_id, status="all")
             try:
-                task = service.create_task(session, user_id=user_id, **kwargs)  # type: ignore[arg-type]
+                task = service.create_task(session, user_id=user_id, task=TaskCreate(**kwargs))
             except ValidationError as exc:
                 assert exc.details["field"] == field
                 session.rollback()
@@ -303,11 +305,15 @@ def test_huge_descriptions_are_kept_up_to_the_limit_and_refused_beyond(
     user_id = service.ensure_user(session, name="big").id
     description = "é" * size
     if size <= service.DESCRIPTION_MAX_LENGTH:
-        task = service.create_task(session, user_id=user_id, title="t", description=description)
+        task = service.create_task(
+            session, user_id=user_id, task=TaskCreate(title="t", description=description)
+        )
         session.expunge_all()
         assert (
             service.get_task(session, user_id=user_id, ref=str(task.id)).description == description
         )
     else:
         with pytest.raises(ValidationError, match="at most 100000"):
-            service.create_task(session, user_id=user_id, title="t", description=description)
+            service.create_task(
+                session, user_id=user_id, task=TaskCreate(title="t", description=description)
+            )

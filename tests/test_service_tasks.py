@@ -18,7 +18,7 @@ from todo_cli.errors import (
     UserNotFound,
     ValidationError,
 )
-from todo_cli.models import Task, TaskUpdate, User, task_to_json
+from todo_cli.models import Task, TaskCreate, TaskUpdate, User, task_to_json
 
 
 def _set_id(session: Session, task: Task, new_id: uuid.UUID) -> Task:
@@ -33,8 +33,10 @@ def _set_id(session: Session, task: Task, new_id: uuid.UUID) -> Task:
 
 
 def test_create_strips_title_and_numbers_per_user(session: Session, alice: User) -> None:
-    first = service.create_task(session, user_id=alice.id, title="  Buy milk \t")
-    second = service.create_task(session, user_id=alice.id, title="Walk", description="the dog")
+    first = service.create_task(session, user_id=alice.id, task=TaskCreate(title="  Buy milk \t"))
+    second = service.create_task(
+        session, user_id=alice.id, task=TaskCreate(title="Walk", description="the dog")
+    )
     assert (first.number, first.title, first.description) == (1, "Buy milk", None)
     assert (second.number, second.description) == (2, "the dog")
     assert first.version == 1 and first.is_completed is False
@@ -43,7 +45,7 @@ def test_create_strips_title_and_numbers_per_user(session: Session, alice: User)
 
 
 def test_json_shape_is_exactly_the_spec(session: Session, alice: User) -> None:
-    task = service.create_task(session, user_id=alice.id, title="Buy milk")
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="Buy milk"))
     session.expunge_all()
     stored = service.get_task(session, user_id=alice.id, ref="1")
     body = task_to_json(stored)
@@ -58,7 +60,7 @@ def test_json_shape_is_exactly_the_spec(session: Session, alice: User) -> None:
 def test_timestamps_come_back_aware_and_equal_to_what_was_stored(
     session: Session, alice: User
 ) -> None:
-    task = service.create_task(session, user_id=alice.id, title="x")
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
     created = task.created_at
     session.expunge_all()
     again = service.get_task(session, user_id=alice.id, ref="1")
@@ -69,7 +71,7 @@ def test_timestamps_come_back_aware_and_equal_to_what_was_stored(
 
 def test_create_for_unknown_user_is_not_found(session: Session) -> None:
     with pytest.raises(UserNotFound):
-        service.create_task(session, user_id=uuid.uuid4(), title="x")
+        service.create_task(session, user_id=uuid.uuid4(), task=TaskCreate(title="x"))
 
 
 @pytest.mark.parametrize(
@@ -88,36 +90,44 @@ def test_bad_titles_are_refused_and_nothing_is_created(
     session: Session, alice: User, title: str, fragment: str
 ) -> None:
     with pytest.raises(ValidationError, match=fragment) as caught:
-        service.create_task(session, user_id=alice.id, title=title)
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=title))
     assert caught.value.details["field"] == "title"
     assert caught.value.exit_code == 2 and caught.value.http_status == 400
     assert service.count_tasks(session, user_id=alice.id, status="all") == 0
 
 
 def test_title_of_255_characters_after_stripping_is_fine(session: Session, alice: User) -> None:
-    task = service.create_task(session, user_id=alice.id, title=f"  {'é' * 255}  ")
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title=f"  {'é' * 255}  "))
     assert task.title == "é" * 255
 
 
 def test_description_is_kept_exactly_within_its_limit(session: Session, alice: User) -> None:
     text_ = "  line one\n\ttab — emoji 🎉, RTL עברית, 'quote'; DROP TABLE tasks; --  "
-    task = service.create_task(session, user_id=alice.id, title="t", description=text_)
+    task = service.create_task(
+        session, user_id=alice.id, task=TaskCreate(title="t", description=text_)
+    )
     session.expunge_all()
     assert service.get_task(session, user_id=alice.id, ref=str(task.id)).description == text_
     big = "x" * service.DESCRIPTION_MAX_LENGTH
-    assert service.create_task(session, user_id=alice.id, title="t", description=big).description
+    assert service.create_task(
+        session, user_id=alice.id, task=TaskCreate(title="t", description=big)
+    ).description
     with pytest.raises(ValidationError, match="at most"):
-        service.create_task(session, user_id=alice.id, title="t", description=big + "x")
+        service.create_task(
+            session, user_id=alice.id, task=TaskCreate(title="t", description=big + "x")
+        )
     with pytest.raises(ValidationError, match="NUL"):
-        service.create_task(session, user_id=alice.id, title="t", description="a\x00b")
+        service.create_task(
+            session, user_id=alice.id, task=TaskCreate(title="t", description="a\x00b")
+        )
 
 
 def test_numbers_are_never_reused(session: Session, alice: User) -> None:
     for title in "abc":
-        service.create_task(session, user_id=alice.id, title=title)
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=title))
     service.delete_tasks(session, user_id=alice.id, refs=["3"])
     service.delete_tasks(session, user_id=alice.id, refs=["2"])
-    assert service.create_task(session, user_id=alice.id, title="d").number == 4
+    assert service.create_task(session, user_id=alice.id, task=TaskCreate(title="d")).number == 4
 
 
 # --- list -------------------------------------------------------------------------------
@@ -125,7 +135,7 @@ def test_numbers_are_never_reused(session: Session, alice: User) -> None:
 
 def test_list_is_pending_newest_first_with_filters(session: Session, alice: User) -> None:
     for title in ["one", "two", "three", "four"]:
-        service.create_task(session, user_id=alice.id, title=title)
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=title))
     service.complete_tasks(session, user_id=alice.id, refs=["2"])
 
     def numbers(**kwargs: object) -> list[int]:
@@ -146,7 +156,10 @@ def test_list_is_pending_newest_first_with_filters(session: Session, alice: User
 def test_ties_on_created_at_are_broken_by_id_so_pages_are_stable(
     session: Session, alice: User
 ) -> None:
-    tasks = [service.create_task(session, user_id=alice.id, title=str(i)) for i in range(6)]
+    tasks = [
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=str(i)))
+        for i in range(6)
+    ]
     same = datetime(2026, 1, 1, tzinfo=UTC)
     for task in tasks:
         task.created_at = same
@@ -177,8 +190,8 @@ def test_negative_paging_is_a_validation_error(session: Session, alice: User) ->
 
 
 def test_reference_by_number_uuid_and_prefix(session: Session, alice: User) -> None:
-    task = service.create_task(session, user_id=alice.id, title="x")
-    service.create_task(session, user_id=alice.id, title="other")
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
+    service.create_task(session, user_id=alice.id, task=TaskCreate(title="other"))
     task = _set_id(session, task, uuid.UUID("abcdef01-2345-4678-9abc-def012345678"))
     for ref in [
         "1",
@@ -194,8 +207,8 @@ def test_reference_by_number_uuid_and_prefix(session: Session, alice: User) -> N
 
 
 def test_ambiguous_prefix_lists_the_matches(session: Session, alice: User) -> None:
-    a = service.create_task(session, user_id=alice.id, title="a")
-    b = service.create_task(session, user_id=alice.id, title="b")
+    a = service.create_task(session, user_id=alice.id, task=TaskCreate(title="a"))
+    b = service.create_task(session, user_id=alice.id, task=TaskCreate(title="b"))
     _set_id(session, a, uuid.UUID("abcd1111-0000-4000-8000-000000000000"))
     _set_id(session, b, uuid.UUID("abcd2222-0000-4000-8000-000000000000"))
     with pytest.raises(AmbiguousReference) as caught:
@@ -208,7 +221,7 @@ def test_ambiguous_prefix_lists_the_matches(session: Session, alice: User) -> No
 
 @pytest.mark.parametrize("ref", ["abc", "milk", "12ab-zz", "%", "ab_d", "abcd%", ""])
 def test_malformed_reference_is_a_validation_error(session: Session, alice: User, ref: str) -> None:
-    service.create_task(session, user_id=alice.id, title="x")
+    service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
     with pytest.raises(ValidationError):
         service.get_task(session, user_id=alice.id, ref=ref)
 
@@ -225,7 +238,7 @@ def test_malformed_reference_is_a_validation_error(session: Session, alice: User
     ],
 )
 def test_unknown_reference_is_not_found(session: Session, alice: User, ref: str) -> None:
-    task = service.create_task(session, user_id=alice.id, title="x")
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
     _set_id(session, task, uuid.UUID("abcdef01-2345-4678-9abc-def012345678"))
     with pytest.raises(TaskNotFound) as caught:
         service.get_task(session, user_id=alice.id, ref=ref)
@@ -242,7 +255,7 @@ def test_unknown_reference_is_not_found(session: Session, alice: User, ref: str)
 def test_a_number_with_thousands_of_leading_zeros_is_still_that_number(
     session: Session, alice: User
 ) -> None:
-    task = service.create_task(session, user_id=alice.id, title="x")
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
     assert service.get_task(session, user_id=alice.id, ref="0" * 5000 + "1").id == task.id
 
 
@@ -250,7 +263,9 @@ def test_a_number_with_thousands_of_leading_zeros_is_still_that_number(
 
 
 def test_update_changes_only_given_fields(session: Session, alice: User) -> None:
-    task = service.create_task(session, user_id=alice.id, title="old", description="keep")
+    task = service.create_task(
+        session, user_id=alice.id, task=TaskCreate(title="old", description="keep")
+    )
     before = task.updated_at
     updated = service.update_task(
         session, user_id=alice.id, ref="1", changes=TaskUpdate(title="  new  ")
@@ -264,7 +279,7 @@ def test_update_changes_only_given_fields(session: Session, alice: User) -> None
 
 
 def test_update_without_a_real_change_keeps_the_version(session: Session, alice: User) -> None:
-    service.create_task(session, user_id=alice.id, title="same")
+    service.create_task(session, user_id=alice.id, task=TaskCreate(title="same"))
     again = service.update_task(
         session, user_id=alice.id, ref="1", changes=TaskUpdate(title="same")
     )
@@ -276,7 +291,7 @@ def test_update_without_a_real_change_keeps_the_version(session: Session, alice:
     [TaskUpdate(), TaskUpdate(title=None), TaskUpdate(title=" "), TaskUpdate(is_completed=None)],
 )
 def test_invalid_updates_change_nothing(session: Session, alice: User, changes: TaskUpdate) -> None:
-    service.create_task(session, user_id=alice.id, title="keep")
+    service.create_task(session, user_id=alice.id, task=TaskCreate(title="keep"))
     with pytest.raises(ValidationError):
         service.update_task(session, user_id=alice.id, ref="1", changes=changes)
     session.rollback()
@@ -285,7 +300,7 @@ def test_invalid_updates_change_nothing(session: Session, alice: User, changes: 
 
 
 def test_stale_expected_version_changes_nothing(session: Session, alice: User) -> None:
-    service.create_task(session, user_id=alice.id, title="v1")
+    service.create_task(session, user_id=alice.id, task=TaskCreate(title="v1"))
     service.update_task(
         session, user_id=alice.id, ref="1", changes=TaskUpdate(title="v2"), expected_version=1
     )
@@ -304,7 +319,7 @@ def test_stale_expected_version_changes_nothing(session: Session, alice: User) -
 
 def test_complete_and_reopen_several_at_once(session: Session, alice: User) -> None:
     for title in "abc":
-        service.create_task(session, user_id=alice.id, title=title)
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=title))
     done = service.complete_tasks(session, user_id=alice.id, refs=["1", "3", "1"])
     assert sorted(t.number for t in done) == [1, 3]
     assert all(t.is_completed and t.version == 2 for t in done)
@@ -319,7 +334,7 @@ def test_multi_task_operations_are_all_or_nothing(
     session: Session, alice: User, operation: str
 ) -> None:
     for title in "ab":
-        service.create_task(session, user_id=alice.id, title=title)
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=title))
     service.complete_tasks(session, user_id=alice.id, refs=["2"])
     run = {
         "complete": service.complete_tasks,
@@ -340,7 +355,7 @@ def test_multi_task_operations_are_all_or_nothing(
 
 def test_delete_several_and_with_expected_version(session: Session, alice: User) -> None:
     for title in "abc":
-        service.create_task(session, user_id=alice.id, title=title)
+        service.create_task(session, user_id=alice.id, task=TaskCreate(title=title))
     deleted = service.delete_tasks(session, user_id=alice.id, refs=["1", "2"])
     assert [t.title for t in deleted] == ["a", "b"]
     with pytest.raises(PreconditionFailed):

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from todo_cli import service
 from todo_cli.errors import UserExists, UserNotFound, ValidationError
-from todo_cli.models import Task
+from todo_cli.models import Task, TaskCreate
 
 
 def test_create_get_and_list_users(session: Session) -> None:
@@ -73,7 +73,7 @@ def test_delete_user_deletes_their_tasks_only(session: Session) -> None:
     alice = service.create_user(session, name="alice")
     bob = service.create_user(session, name="bob")
     for owner in (alice, bob, alice):
-        service.create_task(session, user_id=owner.id, title="t")
+        service.create_task(session, user_id=owner.id, task=TaskCreate(title="t"))
     service.delete_user(session, ref="alice")
     remaining = session.exec(select(Task.user_id, func.count()).group_by(col(Task.user_id))).all()
     assert remaining == [(bob.id, 1)]

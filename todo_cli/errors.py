@@ -61,6 +61,10 @@ class UserNotFound(NotFound):
     pass
 
 
+class ChangeNotFound(NotFound):
+    """No such change in the user's history (or nothing left to undo or redo)."""
+
+
 class MethodNotAllowed(TodoError):
     """HTTP only: the path exists, the method does not."""
 

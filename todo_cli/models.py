@@ -12,7 +12,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import CheckConstraint, DateTime, Dialect, Index, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -72,6 +82,9 @@ class User(SQLModel, table=True):
     # The last task number handed out to this user. Incrementing it under the row lock
     # gives each new task a number that no concurrent create and no deleted task ever had.
     last_task_number: int = Field(default=0, nullable=False)
+    # The last change id handed out to this user: changes are numbered per user, in the
+    # order their transactions took this row's lock.
+    last_change_id: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
 
 
 # Names are unique regardless of case ("Alice" and "alice" are one user).
@@ -107,6 +120,54 @@ class Task(SQLModel, table=True):
     version: int = Field(default=1, nullable=False)
 
 
+# What a change did, as `changes.kind`: an ordinary write, the undo of a change, or the
+# redo of an undone one (the undo of an undo).
+CHANGE_KINDS = ("change", "undo", "redo")
+ORIGIN_MAX_LENGTH = 16
+SUMMARY_MAX_LENGTH = 255
+
+
+class Change(SQLModel, table=True):
+    """One command or request that changed tasks: the unit that `todo undo` reverts."""
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('change', 'undo', 'redo')", name="kind_known"),
+        CheckConstraint("id >= 1", name="id_positive"),
+    )
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    origin: str = Field(max_length=ORIGIN_MAX_LENGTH, nullable=False)
+    kind: str = Field(default="change", max_length=8, nullable=False)
+    summary: str = Field(max_length=SUMMARY_MAX_LENGTH, nullable=False)
+    # The change this one reverted (an undo or a redo), and the change that reverted
+    # this one; ids of the same user. Not foreign keys: pruning may remove either end.
+    undoes: int | None = Field(default=None, nullable=True)
+    undone_by: int | None = Field(default=None, nullable=True)
+
+
+class ChangeItem(SQLModel, table=True):
+    """One task of a change: its image before (None if the change created it) and the
+    version the change left it at (None if the change deleted it)."""
+
+    __tablename__ = "change_items"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "change_id"], ["changes.user_id", "changes.id"], ondelete="CASCADE"
+        ),
+        # `todo log REF`: one task's changes, newest first.
+        Index(None, "user_id", "task_id", "change_id"),
+    )
+
+    user_id: uuid.UUID = Field(primary_key=True)
+    change_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    task_id: uuid.UUID = Field(primary_key=True)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON, nullable=True)
+    after_version: int | None = Field(default=None, nullable=True)
+
+
 def isoformat(moment: datetime) -> str:
     """ISO 8601 in UTC with a `Z`, the same on every backend."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -124,6 +185,35 @@ def task_to_json(task: Task) -> dict[str, Any]:
         "version": task.version,
         "created_at": isoformat(task.created_at),
         "updated_at": isoformat(task.updated_at),
+    }
+
+
+def task_from_json(image: dict[str, Any]) -> dict[str, Any]:
+    """The column values of a task's JSON form: how a change's before image comes back."""
+    return {
+        "id": uuid.UUID(image["id"]),
+        "user_id": uuid.UUID(image["user_id"]),
+        "number": image["number"],
+        "title": image["title"],
+        "description": image["description"],
+        "is_completed": image["is_completed"],
+        "version": image["version"],
+        "created_at": datetime.fromisoformat(image["created_at"]),
+        "updated_at": datetime.fromisoformat(image["updated_at"]),
+    }
+
+
+def change_to_json(change: Change, task_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """A change as `todo history --json` and `GET …/changes` show it."""
+    return {
+        "id": change.id,
+        "at": isoformat(change.at),
+        "origin": change.origin,
+        "kind": change.kind,
+        "summary": change.summary,
+        "undoes": change.undoes,
+        "undone_by": change.undone_by,
+        "task_ids": [str(task_id) for task_id in task_ids],
     }
 
 

@@ -150,9 +150,7 @@ def add_routes(
     def create_task(
         owner: Owner, body: TaskCreateBody, session: SessionDep, request: Request
     ) -> Response:
-        task = service.create_task(
-            session, user_id=owner, title=body.title, description=body.description
-        )
+        task = service.create_task(session, user_id=owner, task=body)
         location = request.url_for("get_task", user_id=str(owner), task_id=str(task.id))
         return _task_response(task, status_code=201, location=location.path)
 

@@ -65,10 +65,11 @@ def add(
     Example: todo add "Buy milk" -d "2 litres, oat"
     """
     from todo_cli import service
+    from todo_cli.models import TaskCreate
 
     with acting_user(user) as (session, me):
         task = service.create_task(
-            session, user_id=me.id, title=" ".join(title), description=description
+            session, user_id=me.id, task=TaskCreate(title=" ".join(title), description=description)
         )
     _render([task], "Added", as_json=json, single=True)
 

@@ -1,106 +1,96 @@
-"""Tasks: every operation on the acting user's tasks, each one transaction."""
+"""Tasks: every operation on the acting user's tasks, each one change in one transaction.
+
+Every write goes through `write_task`, inside `transaction.writing`: the one function that
+inserts, changes or deletes a task row, records the task's image before the change, and
+bumps `version` and `updated_at`.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from functools import cache
-from typing import TYPE_CHECKING, Literal, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, or_, update
-from sqlalchemy import select as core_select
-from sqlalchemy.orm import make_transient_to_detached
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from todo_cli.errors import PreconditionFailed, ValidationError
-from todo_cli.models import Task, TaskUpdate, User, utcnow
-from todo_cli.service.references import exactly, owned_query, owned_task, owned_tasks
-from todo_cli.service.users import begin_write, require_user, user_not_found
-from todo_cli.service.validation import MAX_NUMBER, clean_description, clean_title
-
-if TYPE_CHECKING:
-    from sqlalchemy import Table
-    from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
+from todo_cli.models import Task, TaskCreate, TaskUpdate, task_to_json, utcnow
+from todo_cli.service.references import owned_query, owned_task, owned_tasks
+from todo_cli.service.transaction import Recorder, writing
+from todo_cli.service.users import require_user
+from todo_cli.service.validation import MAX_NUMBER, bounded, clean_description, clean_title
 
 Status = Literal["pending", "done", "all"]
 _Query = TypeVar("_Query", SelectOfScalar[Task], SelectOfScalar[int])
+# How many titles one `create_tasks` takes: far more than anyone pastes, and a bound on
+# one transaction's size.
+MAX_NEW_TASKS = 10_000
 
 
-def create_task(
-    session: Session, *, user_id: uuid.UUID, title: str, description: str | None = None
-) -> Task:
-    title = clean_title(title)
-    description = clean_description(description)
-    begin_write(session)
+def write_task(
+    session: Session,
+    change: Recorder,
+    task: Task | None,
+    values: Mapping[str, Any] | None,
+) -> Task | None:
+    """The one way a task row changes, recorded in `change`; returns the task after.
+
+    - `task` None: insert a task with `values` (every column but the bookkeeping ones,
+      which default; a restored task brings its own `id`, `number` and `version`).
+    - `values` None: delete `task`.
+    - otherwise: write the `values` that differ from `task`; a real change bumps
+      `version` and `updated_at`, nothing else ever does.
+    """
     now = utcnow()
-    task = Task(
-        user_id=user_id,
-        number=0,  # handed out below
-        title=title,
-        description=description,
-        created_at=now,
-        updated_at=now,
-    )
-    # Taking the next number locks the user's row until commit: concurrent creates for
-    # one user queue here, and a number once handed out is never handed out again.
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement instead of two (a round trip less): the INSERT takes its number
-        # from the UPDATE in a CTE, and inserts nothing for an unknown user.
-        values = {f"new_{name}": getattr(task, name) for name in _INSERTED}
-        number = session.execute(_numbered_insert(), values).scalar()
-        if number is None:
-            raise user_not_found(user_id)
-        task.number = number
-        # The row is written: let the session hold the task as if it had loaded it.
-        make_transient_to_detached(task)
-        session.add(task)
-    else:  # SQLite has no UPDATE inside WITH
-        number = session.execute(
-            _next_number(col(User.id) == user_id).execution_options(synchronize_session=False)
-        ).scalar()
-        if number is None:
-            raise user_not_found(user_id)
-        task.number = number
-        session.add(task)
-    session.commit()
+    if task is None:
+        assert values is not None
+        new = Task(**{"created_at": now, "updated_at": now, **values, "user_id": change.user_id})
+        session.add(new)
+        change.record(new, None)
+        return new
+    if values is None:
+        change.record(task, task_to_json(task), deleted=True)
+        session.delete(task)
+        return None
+    differs = {name: value for name, value in values.items() if getattr(task, name) != value}
+    if not differs:
+        return task
+    before = task_to_json(task)
+    for name, value in differs.items():
+        setattr(task, name, value)
+    task.version += 1
+    task.updated_at = now
+    change.record(task, before)
     return task
 
 
-# Every column of a new task but its number.
-_INSERTED = (
-    "user_id",
-    "id",
-    "title",
-    "description",
-    "is_completed",
-    "created_at",
-    "updated_at",
-    "version",
-)
+def create_task(session: Session, *, user_id: uuid.UUID, task: TaskCreate) -> Task:
+    return create_tasks(session, user_id=user_id, tasks=[task])[0]
 
 
-def _next_number(user: ColumnElement[bool]) -> ReturningUpdate[tuple[int]]:
-    """UPDATE users SET last_task_number = last_task_number + 1 … RETURNING it."""
-    return (
-        update(User)
-        .where(user)
-        .values(last_task_number=col(User.last_task_number) + 1)
-        .returning(col(User.last_task_number).label("number"))
-    )
-
-
-@cache
-def _numbered_insert() -> ReturningInsert[tuple[int]]:
-    """INSERT … SELECT of one task (`new_<column>` parameters) numbered by a CTE.
-
-    Built once: putting this statement together costs more than executing it.
-    """
-    table: Table = Task.__table__  # type: ignore[attr-defined]
-    new = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in _INSERTED}
-    numbered = _next_number(col(User.id) == new["user_id"]).cte("numbered")
-    row = core_select(*(value.label(name) for name, value in new.items()), numbered.c.number)
-    return insert(table).from_select([*new, "number"], row).returning(table.c.number)
+def create_tasks(
+    session: Session, *, user_id: uuid.UUID, tasks: Sequence[TaskCreate]
+) -> list[Task]:
+    """Create tasks, numbered in the given order; if any is invalid, none is created."""
+    if not tasks:
+        raise ValidationError("give at least one task")
+    if len(tasks) > MAX_NEW_TASKS:
+        raise ValidationError(
+            f"at most {MAX_NEW_TASKS} tasks at once (got {len(tasks)})",
+            details={"max": MAX_NEW_TASKS},
+        )
+    cleaned = [
+        {"title": clean_title(task.title), "description": clean_description(task.description)}
+        for task in tasks
+    ]
+    with writing(session, user_id=user_id, verb="add", new_tasks=len(cleaned)) as change:
+        first = change.last_task_number - len(cleaned) + 1
+        created = [
+            write_task(session, change, None, {**values, "number": first + offset})
+            for offset, values in enumerate(cleaned)
+        ]
+    return [task for task in created if task is not None]
 
 
 def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> Task:
@@ -160,30 +150,13 @@ def update_task(
     a mismatch changes nothing. The row is locked while it is compared and written, so
     of two racing writers with the same expectation exactly one wins.
     """
-    given = changes.model_fields_set
-    if not given:
-        raise ValidationError("nothing to change: give a title, a description or a status")
-    values: dict[str, object] = {}
-    if "title" in given:
-        if changes.title is None:
-            raise ValidationError("title must not be empty", details={"field": "title"})
-        values["title"] = clean_title(changes.title)
-    if "description" in given:
-        values["description"] = clean_description(changes.description)
-    if "is_completed" in given:
-        if changes.is_completed is None:
-            raise ValidationError(
-                "is_completed must be true or false", details={"field": "is_completed"}
-            )
-        values["is_completed"] = changes.is_completed
-    begin_write(session)
-    task = _changed_in_one_statement(session, user_id, ref, values, expected_version)
-    if task is None:  # not a plain change: unknown, stale, unchanged, or a UUID prefix
+    values = _update_values(changes)
+    with writing(session, user_id=user_id, verb="edit") as change:
         task = owned_task(session, user_id, ref, lock=True)
         _check_version(task, expected_version)
-        _apply(task, values)
-    session.commit()
-    return task
+        written = write_task(session, change, task, values)
+    assert written is not None
+    return written
 
 
 def complete_tasks(session: Session, *, user_id: uuid.UUID, refs: Sequence[str]) -> list[Task]:
@@ -204,77 +177,44 @@ def delete_tasks(
     expected_version: int | None = None,
 ) -> list[Task]:
     """Delete tasks; if any reference is unknown (or any version stale), nothing changes."""
-    begin_write(session)
-    tasks = owned_tasks(session, user_id, refs)
-    for task in tasks:
-        _check_version(task, expected_version)
-    for task in tasks:
-        session.delete(task)
-    session.commit()
+    with writing(session, user_id=user_id, verb="rm") as change:
+        tasks = owned_tasks(session, user_id, refs)
+        for task in tasks:
+            _check_version(task, expected_version)
+        for task in tasks:
+            write_task(session, change, task, None)
     return tasks
 
 
 def _set_completed(
     session: Session, user_id: uuid.UUID, refs: Sequence[str], *, completed: bool
 ) -> list[Task]:
-    begin_write(session)
-    values: dict[str, object] = {"is_completed": completed}
-    changed = (
-        _changed_in_one_statement(session, user_id, refs[0], values, None)
-        if len(refs) == 1
-        else None
-    )
-    if changed is not None:
-        session.commit()
-        return [changed]
-    tasks = owned_tasks(session, user_id, refs)
-    for task in tasks:
-        _apply(task, values)
-    session.commit()
+    verb = "done" if completed else "reopen"
+    with writing(session, user_id=user_id, verb=verb) as change:
+        tasks = owned_tasks(session, user_id, refs)
+        for task in tasks:
+            write_task(session, change, task, {"is_completed": completed})
     return tasks
 
 
-def _changed_in_one_statement(
-    session: Session,
-    user_id: uuid.UUID,
-    ref: str,
-    values: dict[str, object],
-    expected_version: int | None,
-) -> Task | None:
-    """The usual write in one statement: UPDATE … RETURNING, or None to take the long way.
-
-    A task named by number or full UUID whose values differ (and whose version is the
-    expected one) is changed as `_apply` would change it, under the lock the UPDATE
-    takes: a statement and a round trip fewer than reading it first, and no ORM flush.
-    Anything else (no such task, a stale version, nothing to change, a UUID prefix, a
-    malformed reference) changes nothing here and returns None; the caller's general
-    path then raises or returns what it always did.
-    """
-    named = exactly(ref.strip())
-    if named is None:
-        return None
-    differs = or_(*(col(getattr(Task, name)).is_distinct_from(v) for name, v in values.items()))
-    statement = (
-        update(Task)
-        .where(col(Task.user_id) == user_id, named, differs)
-        .values(**values, version=col(Task.version) + 1, updated_at=utcnow())
-        .returning(Task)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
-    if expected_version is not None:
-        statement = statement.where(col(Task.version) == expected_version)
-    return session.execute(statement).scalars().first()
-
-
-def _apply(task: Task, values: dict[str, object]) -> None:
-    """Write the values that differ; a real change bumps `version` and `updated_at`."""
-    changed = {name: value for name, value in values.items() if getattr(task, name) != value}
-    if not changed:
-        return
-    for name, value in changed.items():
-        setattr(task, name, value)
-    task.version += 1
-    task.updated_at = utcnow()
+def _update_values(changes: TaskUpdate) -> dict[str, Any]:
+    given = changes.model_fields_set
+    if not given:
+        raise ValidationError("nothing to change: give a title, a description or a status")
+    values: dict[str, Any] = {}
+    if "title" in given:
+        if changes.title is None:
+            raise ValidationError("title must not be empty", details={"field": "title"})
+        values["title"] = clean_title(changes.title)
+    if "description" in given:
+        values["description"] = clean_description(changes.description)
+    if "is_completed" in given:
+        if changes.is_completed is None:
+            raise ValidationError(
+                "is_completed must be true or false", details={"field": "is_completed"}
+            )
+        values["is_completed"] = changes.is_completed
+    return values
 
 
 def _check_version(task: Task, expected_version: int | None) -> None:
@@ -300,7 +240,8 @@ def _filter_status(query: _Query, status: Status) -> _Query:
 def _checked_list_query(
     session: Session, user_id: uuid.UUID, status: Status, limit: int | None, offset: int
 ) -> SelectOfScalar[Task]:
-    """The list query; an unknown user is reported before bad paging, as it always was."""
+    """The list query; an unknown user is a 404 even when the paging is also bad, so a
+    caller learns nothing about paging rules from a user that is not theirs."""
     try:
         return _list_query(user_id, status, limit, offset)
     except ValidationError:
@@ -311,11 +252,9 @@ def _checked_list_query(
 def _list_query(
     user_id: uuid.UUID, status: Status, limit: int | None, offset: int
 ) -> SelectOfScalar[Task]:
-    for field, value in (("limit", limit), ("offset", offset)):
-        if value is not None and not 0 <= value <= MAX_NUMBER:
-            raise ValidationError(
-                f"{field} must be between 0 and {MAX_NUMBER}", details={"field": field}
-            )
+    if limit is not None:
+        bounded("limit", limit, 0, MAX_NUMBER)
+    bounded("offset", offset, 0, MAX_NUMBER)
     query: SelectOfScalar[Task] = _filter_status(owned_query(user_id), status)
     query = query.order_by(col(Task.created_at).desc(), col(Task.id).desc()).offset(offset)
     return query.limit(limit) if limit is not None else query

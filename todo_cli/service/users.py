@@ -7,25 +7,25 @@ import uuid
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, select
 
 from todo_cli.errors import UserExists, UserNotFound, ValidationError
-from todo_cli.models import USER_NAME_MAX_LENGTH, WRITE_TRANSACTION, Task, User
+from todo_cli.models import USER_NAME_MAX_LENGTH, User
+from todo_cli.service.transaction import transaction
 from todo_cli.service.validation import USER_NAME, as_uuid, clean_user_name, shortened
 
 
 def create_user(session: Session, *, name: str) -> User:
     name = clean_user_name(name)
-    begin_write(session)
-    if user_by_name(session, name) is not None:
-        raise UserExists(f"A user named {name!r} already exists.", details={"name": name})
-    user = User(name=name)
-    session.add(user)
+    exists = UserExists(f"A user named {name!r} already exists.", details={"name": name})
     try:
-        session.commit()
+        with transaction(session):
+            if user_by_name(session, name) is not None:
+                raise exists
+            user = User(name=name)
+            session.add(user)
     except IntegrityError:  # created by someone else since the check above
-        session.rollback()
-        raise UserExists(f"A user named {name!r} already exists.", details={"name": name}) from None
+        raise exists from None
     return user
 
 
@@ -65,30 +65,14 @@ def list_users(session: Session) -> list[User]:
 
 
 def delete_user(session: Session, *, ref: str) -> User:
-    """Delete a user and all of their tasks."""
-    begin_write(session)
-    user = get_user(session, ref=ref)
-    session.exec(delete(Task).where(col(Task.user_id) == user.id))
-    session.delete(user)
-    session.commit()
-    return user
+    """Delete a user, and with them (by the foreign keys' cascade) their tasks and history.
 
-
-def begin_write(session: Session) -> None:
-    """Open this operation's transaction as a write transaction from its first statement.
-
-    On SQLite that means `BEGIN IMMEDIATE` (see db.make_engine): writers queue on the
-    database lock with the busy timeout instead of failing when a read transaction
-    tries to become a write, while reads stay plain WAL snapshots that never block a
-    writer. A read transaction the caller left open (e.g. looking up the acting user)
-    is ended first; nothing is pending in it, because every write commits before it
-    returns.
+    Not a change in the user's log: the log goes with them.
     """
-    if session.in_transaction():
-        if session.connection().get_execution_options().get(WRITE_TRANSACTION):
-            return
-        session.commit()
-    session.connection(execution_options={WRITE_TRANSACTION: True})
+    with transaction(session):
+        user = get_user(session, ref=ref)
+        session.delete(user)
+    return user
 
 
 def user_by_name(session: Session, name: str) -> User | None:

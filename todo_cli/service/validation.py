@@ -100,6 +100,15 @@ def clean_user_name(name: str) -> str:
     return name
 
 
+def bounded(field: str, value: int, lowest: int, highest: int) -> int:
+    """A number from outside, refused before it reaches SQL (whose integers overflow)."""
+    if not lowest <= value <= highest:
+        raise ValidationError(
+            f"{field} must be between {lowest} and {highest}", details={"field": field}
+        )
+    return value
+
+
 def as_uuid(text: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)

@@ -1,0 +1,286 @@
+"""The transaction seam: where every write begins, is recorded in the change log, and commits.
+
+`writing(session, …)` is the only way into a transaction that changes tasks. It opens a
+write transaction (`BEGIN IMMEDIATE` on SQLite), takes the user's next change id (which
+also locks the user's row, so one user's writes queue in one order), hands the caller a
+`Recorder` that `tasks.write_task` fills with each task's image before the change, and
+at the end stores the change and commits, or rolls everything back. Entered again on a
+session that is already writing, it joins the outer transaction: an import, a bulk edit
+or an undo composes many service cores and is still one transaction and one change.
+
+`transaction(session)` is the same seam without a change log, for users (an admin's
+`todo user add/rm` is not a task change, and deleting a user deletes their history).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, update
+from sqlmodel import Session, col, select
+
+from todo_cli.models import (
+    SUMMARY_MAX_LENGTH,
+    WRITE_TRANSACTION,
+    Change,
+    ChangeItem,
+    Task,
+    User,
+    utcnow,
+)
+
+# Kept per user: the last 500 changes or those of the last 30 days, whichever is more.
+KEEP_CHANGES = 500
+KEEP_DAYS = 30
+# Pruning is one range delete every this many changes of a user, so it costs a write a
+# statement only now and then, and the log never grows past KEEP_CHANGES + PRUNE_EVERY
+# changes (older than KEEP_DAYS) for long.
+PRUNE_EVERY = 50
+# Where a change came from: set on a session by the entry point that opened it.
+ORIGIN_KEY = "todo.origin"
+DEFAULT_ORIGIN = "cli"
+_RECORDER_KEY = "todo.recorder"
+_COMMITTED_KEY = "todo.committed"
+# Marks a connection whose current transaction is inside `writing`; tests check that no
+# statement changes a task row without it (tests/conftest.py).
+RECORDING = "todo.recording"
+_SUMMARY_NUMBERS = 12
+
+
+@dataclass
+class _Item:
+    number: int
+    before: dict[str, Any] | None
+    after_version: int | None
+
+
+@dataclass
+class Recorder:
+    """The change being written: each task's first image before it and its last version."""
+
+    user_id: uuid.UUID
+    change_id: int
+    verb: str
+    kind: str = "change"
+    undoes: int | None = None
+    last_task_number: int = 0
+    items: dict[uuid.UUID, _Item] = field(default_factory=dict)
+    # Said instead of the verb and the task numbers (an undo names what it reverted).
+    description: str | None = None
+
+    def record(self, task: Task, before: dict[str, Any] | None, *, deleted: bool = False) -> None:
+        """Note that `task` changed from the JSON image `before` (None: it is new).
+
+        Called after the change, with `task` as it is now; a task changed twice in one
+        change keeps its first image and its last version.
+        """
+        assert task.user_id == self.user_id
+        item = self.items.get(task.id)
+        if item is None:
+            item = self.items[task.id] = _Item(task.number, before, None)
+        item.after_version = None if deleted else task.version
+
+    def summary(self) -> str:
+        if self.description is not None:
+            return self.description[:SUMMARY_MAX_LENGTH]
+        numbers = sorted(item.number for item in self.items.values())
+        shown = " ".join(map(str, numbers[:_SUMMARY_NUMBERS]))
+        if len(numbers) > _SUMMARY_NUMBERS:
+            shown += f" … ({len(numbers)} tasks)"
+        return f"{self.verb} {shown}"[:SUMMARY_MAX_LENGTH]
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What the last `writing` on a session committed: its change id and tasks."""
+
+    change_id: int
+    task_ids: frozenset[uuid.UUID]
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[None]:
+    """A write transaction that commits on success and rolls back on any error.
+
+    Inside another one it joins it: the outer seam commits.
+    """
+    if _in_write_transaction(session):
+        yield
+        return
+    _begin_write(session)
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+@contextmanager
+def writing(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    verb: str,
+    kind: str = "change",
+    undoes: int | None = None,
+    new_tasks: int = 0,
+) -> Iterator[Recorder]:
+    """One change of one user's tasks: recorded, then committed, or nothing at all.
+
+    `new_tasks` task numbers are taken in the same statement as the change id (see
+    `Recorder.last_task_number`). A change that touched no task is not recorded.
+    """
+    outer: Recorder | None = session.info.get(_RECORDER_KEY)
+    if outer is not None:
+        if outer.user_id != user_id:
+            raise RuntimeError("one change belongs to one user")
+        if new_tasks:
+            outer.last_task_number = _take_numbers(session, user_id, new_tasks)[1]
+        yield outer
+        return
+    session.info.pop(_COMMITTED_KEY, None)
+    with transaction(session):
+        connection = session.connection()
+        connection.info[RECORDING] = True
+        try:
+            change_id, last_number = _take_numbers(session, user_id, new_tasks)
+            recorder = Recorder(user_id, change_id, verb, kind, undoes, last_number)
+            session.info[_RECORDER_KEY] = recorder
+            yield recorder
+            _save(session, recorder)
+        finally:
+            session.info.pop(_RECORDER_KEY, None)
+            connection.info.pop(RECORDING, None)
+    if recorder.items:
+        session.info[_COMMITTED_KEY] = Committed(change_id, frozenset(recorder.items))
+
+
+def last_committed(session: Session) -> Committed | None:
+    """The change the last write on this session committed (None: it changed nothing)."""
+    return session.info.get(_COMMITTED_KEY)
+
+
+def origin_of(session: Session) -> str:
+    return str(session.info.get(ORIGIN_KEY, DEFAULT_ORIGIN))
+
+
+def _take_numbers(session: Session, user_id: uuid.UUID, new_tasks: int) -> tuple[int, int]:
+    """The user's next change id and, after `new_tasks` more, last task number.
+
+    The UPDATE locks the user's row until commit: one user's writes (and the numbers they
+    hand out) queue in one order, and no number is ever handed out twice.
+    """
+    from todo_cli.service.users import user_not_found
+
+    values: dict[str, Any] = {"last_change_id": col(User.last_change_id) + 1}
+    if new_tasks:
+        values["last_task_number"] = col(User.last_task_number) + new_tasks
+    row = session.execute(
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(**values)
+        .returning(col(User.last_change_id), col(User.last_task_number))
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        raise user_not_found(user_id)
+    return row[0], row[1]
+
+
+def _save(session: Session, recorder: Recorder) -> None:
+    session.flush()
+    if not recorder.items:
+        return
+    now = utcnow()
+    session.execute(
+        insert(Change),
+        [
+            {
+                "user_id": recorder.user_id,
+                "id": recorder.change_id,
+                "at": now,
+                "origin": origin_of(session),
+                "kind": recorder.kind,
+                "summary": recorder.summary(),
+                "undoes": recorder.undoes,
+                "undone_by": None,
+            }
+        ],
+    )
+    session.execute(
+        insert(ChangeItem),
+        [
+            {
+                "user_id": recorder.user_id,
+                "change_id": recorder.change_id,
+                "task_id": task_id,
+                "before": item.before,
+                "after_version": item.after_version,
+            }
+            for task_id, item in recorder.items.items()
+        ],
+    )
+    if recorder.undoes is not None:
+        session.execute(
+            update(Change)
+            .where(col(Change.user_id) == recorder.user_id, col(Change.id) == recorder.undoes)
+            .values(undone_by=recorder.change_id)
+            .execution_options(synchronize_session=False)
+        )
+    if recorder.change_id % PRUNE_EVERY == 0:
+        _prune(session, recorder.user_id, recorder.change_id)
+
+
+def _prune(session: Session, user_id: uuid.UUID, newest: int) -> None:
+    """Delete the changes that are neither among the last KEEP_CHANGES nor recent.
+
+    Ids grow with time, so what goes is one range of the key: everything up to the newest
+    change that is both beyond the last KEEP_CHANGES and older than KEEP_DAYS.
+    """
+    cut = newest - KEEP_CHANGES
+    if cut < 1:
+        return
+    oldest_kept_time = utcnow() - timedelta(days=KEEP_DAYS)
+    last = session.exec(
+        select(func.max(Change.id)).where(
+            col(Change.user_id) == user_id,
+            col(Change.id) <= cut,
+            col(Change.at) < oldest_kept_time,
+        )
+    ).one()
+    if last is None:
+        return
+    for table, key in ((ChangeItem, ChangeItem.change_id), (Change, Change.id)):
+        session.execute(
+            delete(table)
+            .where(col(table.user_id) == user_id, col(key) <= last)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _begin_write(session: Session) -> None:
+    """Start this operation's transaction as a write transaction from its first statement.
+
+    On SQLite that means `BEGIN IMMEDIATE` (see db.make_engine): writers queue on the
+    database lock with the busy timeout instead of failing when a read transaction tries
+    to become a write, while reads stay plain WAL snapshots that never block a writer.
+    A read transaction the entry point left open (looking up the acting user) cannot be
+    turned into a write on SQLite, so it is ended first; it holds nothing to lose.
+    """
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("unflushed changes outside a write transaction")
+        session.commit()
+    session.connection(execution_options={WRITE_TRANSACTION: True})
+
+
+def _in_write_transaction(session: Session) -> bool:
+    return session.in_transaction() and bool(
+        session.connection().get_execution_options().get(WRITE_TRANSACTION)
+    )
