@@ -20,8 +20,8 @@ from sqlmodel import Session
 
 from todo_cli import db, service
 from todo_cli.api import create_app
-from todo_cli.api.deps import Database
 from todo_cli.config import DatabaseURL, Settings
+from todo_cli.db import Database
 from todo_cli.models import TaskCreate, User
 
 SECRET = "hunter2-s3cret"

@@ -9,6 +9,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy.exc
@@ -189,7 +190,7 @@ def test_every_row_survives_upgrade_downgrade_and_upgrade(
     url = new_database(backend)
     db.upgrade(url, db.SCHEMA_REVISIONS[0])
     start = datetime(2026, 11, 27, 5, tzinfo=UTC)
-    users = [
+    users: list[dict[str, Any]] = [
         {"id": uuid.uuid4(), "name": name, "created_at": start, "last_task_number": 5}
         for name in ("ann", "Ben", "cy")
     ]

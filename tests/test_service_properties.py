@@ -278,13 +278,13 @@ def test_any_text_is_stored_exactly_or_refused_cleanly(
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(value=any_text)
     def check(value: str) -> None:
-        kwargs = {"title": value, "description": None}
+        new = TaskCreate(title=value)
         if field == "description":
-            kwargs = {"title": "t", "description": value}
+            new = TaskCreate(title="t", description=value)
         with session_factory() as session:
             before = service.count_tasks(session, user_id=user_id, status="all")
             try:
-                task = service.create_task(session, user_id=user_id, task=TaskCreate(**kwargs))
+                task = service.create_task(session, user_id=user_id, task=new)
             except ValidationError as exc:
                 assert exc.details["field"] == field
                 session.rollback()

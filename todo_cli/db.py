@@ -1,4 +1,8 @@
-"""Engines, sessions, the schema-version check and the migration commands.
+"""The database runtime (`Database`), engines, the schema check, errors, migrations.
+
+`Database` is the one runtime the CLI, the API and the warm server share: an engine and
+its session factories made on first use, the schema checked once, and `database_error`
+the one place where a driver's exception becomes a `TodoError`.
 
 SQLAlchemy, the driver and Alembic are imported inside the functions that need them, so
 importing this module costs nothing: `todo --help` never pays for a database.
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlmodel import Session
 
+    from todo_cli.config import Settings
+
 # Every Alembic revision in order, oldest first; the last is the head this code needs.
 # Checking the schema means reading one row of `alembic_version` and comparing it with
 # this tuple, which is much cheaper than loading Alembic. A test keeps it in step with
@@ -56,6 +62,89 @@ _RETRYABLE_ANSWERS = (
 # names itself and says "failed to resolve host"; libpq says "could not translate host
 # name"), unless the resolver itself is only temporarily failing.
 _UNRESOLVED_HOST = ("failed to resolve host", "could not translate host name")
+
+
+class Database:
+    """One database's engine and session factories, made lazily and thread-safely.
+
+    Nothing connects until the first session is asked for; then the schema is checked
+    once and the result kept (a failed check, database down or schema out of date, is
+    tried again on the next session). An embedded SQLite file is created or upgraded on
+    the spot; PostgreSQL only ever by `todo db upgrade`. Sessions carry their `origin`
+    (`cli`, `api`), which the change log records for every write made through them.
+    """
+
+    def __init__(
+        self,
+        url: DatabaseURL,
+        *,
+        origin: str,
+        connect_timeout: float = 5.0,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+    ) -> None:
+        self.url = url
+        self.origin = origin
+        self._engine_options: dict[str, Any] = {
+            "connect_timeout": connect_timeout,
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+        }
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._sessions: Callable[[], Session] | None = None
+        self._read_sessions: Callable[[], Session] | None = None
+        self._schema_checked = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, origin: str, **options: Any) -> Database:
+        return cls(
+            settings.db_url(),
+            origin=origin,
+            connect_timeout=settings.connect_timeout,
+            **options,
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Whether a new session costs no I/O: the engine exists, the schema is checked."""
+        return self._schema_checked
+
+    def session(self, *, read_only: bool = False) -> Session:
+        """A new session on a database known to be at the right schema.
+
+        The first call (and every call until the schema check succeeds) connects.
+        `read_only` sessions are for work that only reads (see `make_session_factory`);
+        a write through one would not be one transaction.
+        """
+        from todo_cli.models import ORIGIN_KEY
+
+        with self._lock:
+            if self._engine is None:
+                self._engine = make_engine(self.url, **self._engine_options)
+                info = {ORIGIN_KEY: self.origin}
+                self._sessions = make_session_factory(self._engine, info=info)
+                self._read_sessions = make_session_factory(self._engine, read_only=True, info=info)
+            engine, sessions, read_sessions = self._engine, self._sessions, self._read_sessions
+        assert sessions is not None and read_sessions is not None
+        if not self._schema_checked:
+            # Outside the lock: while the database is down, every caller fails on its own
+            # connect timeout instead of queueing behind the others' attempts. Concurrent
+            # first checks are harmless: reading the revision changes nothing, and SQLite
+            # migrations take the database's write lock.
+            ensure_schema(engine, self.url)
+            self._schema_checked = True
+        return read_sessions() if read_only else sessions()
+
+    def error(self, exc: BaseException) -> TodoError | None:
+        """The user-facing error for a failure on this database, or None if it is a bug."""
+        return database_error(exc, self.url)
+
+    def dispose(self) -> None:
+        """Close every pooled connection; the next session connects afresh."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
 
 
 def make_engine(
@@ -181,7 +270,9 @@ def _worth_retrying(exc: Exception) -> bool:
     return any(answer in message for answer in _RETRYABLE_ANSWERS)
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> Callable[[], Session]:
+def make_session_factory(
+    engine: Engine, *, read_only: bool = False, info: dict[str, Any] | None = None
+) -> Callable[[], Session]:
     """Sessions whose objects stay readable after commit (entry points render them).
 
     `read_only` sessions, for requests that only read, run each statement in its own
@@ -195,7 +286,7 @@ def make_session_factory(engine: Engine, *, read_only: bool = False) -> Callable
 
     if read_only and engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return sessionmaker(engine, class_=Session, expire_on_commit=False)
+    return sessionmaker(engine, class_=Session, expire_on_commit=False, info=info or {})
 
 
 def current_revision(engine: Engine) -> str | None:

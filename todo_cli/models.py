@@ -43,6 +43,9 @@ TITLE_MAX_LENGTH = 255
 # BEGIN IMMEDIATE on SQLite, and every other transaction as a plain (deferred) read.
 WRITE_TRANSACTION = "todo_write"
 USER_NAME_MAX_LENGTH = 64
+# Session info key naming where a session's writes come from (`cli`, `api`): the entry
+# point's database runtime sets it, the change log records it.
+ORIGIN_KEY = "todo.origin"
 
 
 def utcnow() -> datetime:

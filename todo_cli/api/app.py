@@ -1,7 +1,7 @@
 """`create_app()`: the FastAPI application over the service layer.
 
 Creating the app reads the settings and nothing else: no connection, no engine. The
-database is first touched by the first request that needs it (see `deps.Database`), so
+database is first touched by the first request that needs it (see `db.Database`), so
 the server starts while the database is down and serves as soon as it is back.
 """
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
     """
     settings = settings or get_settings()
     signing_key = tokens.signing_key(settings.api_secret) if auth else None
-    database = deps.Database(settings)
+    database = deps.database(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

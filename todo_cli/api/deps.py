@@ -1,19 +1,19 @@
 """Per-request dependencies: the database session, the acting user, `If-Match`.
 
-The engine is made on the first request that needs it, never at import time or when the
-app is created, so a server starts even while its database is down and recovers by itself
-once the database is back (the engine pings pooled connections before use).
+The engine (`db.Database`, the runtime the CLI uses too) is made on the first request that
+needs it, never at import time or when the app is created, so a server starts even while
+its database is down and recovers by itself once the database is back (the engine pings
+pooled connections before use).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,11 +21,8 @@ from sqlmodel import Session
 
 from todo_cli import db, service
 from todo_cli.api.auth import Subject
-from todo_cli.config import DatabaseURL, Settings
+from todo_cli.config import Settings
 from todo_cli.errors import PreconditionFailed
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
 
 # Worker threads per server process, for the sync routes (and the rare session opened or
 # closed off the event loop). Starlette's default is 40; on this code 4 serve about 2.5
@@ -39,61 +36,11 @@ POOL_SIZE = THREADS
 MAX_OVERFLOW = THREADS
 
 
-class Database:
-    """One app's engine and session factories, created lazily and thread-safely.
-
-    The schema is checked once, on the first use that reaches the database, and the
-    result is kept: a failed check (database down, schema out of date) is retried on the
-    next request. An embedded SQLite file is created or upgraded, as the CLI does.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.url: DatabaseURL = settings.db_url()
-        self._connect_timeout = settings.connect_timeout
-        self._lock = threading.Lock()
-        self._engine: Engine | None = None
-        self._sessions: Callable[[], Session] | None = None
-        self._read_sessions: Callable[[], Session] | None = None
-        self._schema_checked = False
-
-    @property
-    def ready(self) -> bool:
-        """Whether a new session costs no I/O: the engine exists, the schema is checked."""
-        return self._schema_checked
-
-    def session(self, *, read_only: bool = False) -> Session:
-        """A new session on a database known to be at the right schema.
-
-        The first call (and every call until the schema check succeeds) connects: call
-        it from a worker thread unless `ready`. `read_only` sessions are for requests
-        that only read (see `db.make_session_factory`); a write through one would not be
-        one transaction.
-        """
-        with self._lock:
-            if self._engine is None:
-                self._engine = db.make_engine(
-                    self.url,
-                    connect_timeout=self._connect_timeout,
-                    pool_size=POOL_SIZE,
-                    max_overflow=MAX_OVERFLOW,
-                )
-                self._sessions = db.make_session_factory(self._engine)
-                self._read_sessions = db.make_session_factory(self._engine, read_only=True)
-            engine, sessions, read_sessions = self._engine, self._sessions, self._read_sessions
-        assert sessions is not None and read_sessions is not None
-        if not self._schema_checked:
-            # Outside the lock: while the database is down, every request fails on its
-            # own connect timeout instead of queueing behind the others' attempts.
-            # Concurrent first checks are harmless: reading the revision changes
-            # nothing, and SQLite migrations take the database's write lock.
-            db.ensure_schema(engine, self.url)
-            self._schema_checked = True
-        return read_sessions() if read_only else sessions()
-
-    def dispose(self) -> None:
-        with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
+def database(settings: Settings) -> db.Database:
+    """The app's database runtime, its pool sized to the worker threads."""
+    return db.Database.from_settings(
+        settings, origin="api", pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW
+    )
 
 
 @asynccontextmanager
@@ -112,7 +59,7 @@ async def _session(request: Request, *, read_only: bool) -> AsyncIterator[Sessio
     (the rollback) would wait for the garbage collector, holding the write transaction
     (on SQLite the whole database's write lock) until then.
     """
-    database: Database = request.app.state.database
+    database: db.Database = request.app.state.database
     if database.ready:
         session = database.session(read_only=read_only)
     else:

@@ -165,7 +165,8 @@ async def _database_error(request: Request, exc: sa_exc.SQLAlchemyError) -> JSON
     if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection busy
         error = DatabaseUnavailable("The database is busy; try again shortly.")
     else:
-        error = db.database_error(exc, request.app.state.database.url)
+        database: db.Database = request.app.state.database
+        error = database.error(exc)
     if error is None:
         logger.error("unexpected database error", exc_info=exc)
         return _internal_error()

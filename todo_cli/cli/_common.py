@@ -145,26 +145,22 @@ def as_user_error(exc: Exception) -> TodoError | None:
 
 @contextmanager
 def database() -> Iterator[Session]:
-    """One engine and one session for this command, on a schema this code can use.
+    """One session for this command, from the database runtime (`db.Database`).
 
-    The schema is checked first; a SQLite database is created or upgraded on the spot
-    (`db.ensure_schema`), PostgreSQL only ever by `todo db upgrade`. The engine is disposed
-    on the way out, so every connection is closed before the process exits.
+    The runtime checks the schema first; a SQLite database is created or upgraded on the
+    spot, PostgreSQL only ever by `todo db upgrade`. It is disposed on the way out, so
+    every connection is closed before the process exits.
     """
     from todo_cli import db
     from todo_cli.config import get_settings
 
-    settings = get_settings()
-    url = settings.db_url()
-    engine = db.make_engine(url, connect_timeout=settings.connect_timeout)
+    runtime = db.Database.from_settings(get_settings(), origin="cli")
     try:
-        db.ensure_schema(engine, url)
-        sessions = db.make_session_factory(engine)
-        resume_gc()  # everything the command needs is loaded by now
-        with sessions() as session:
+        with runtime.session() as session:
+            resume_gc()  # everything the command needs is loaded by now
             yield session
     finally:
-        engine.dispose()
+        runtime.dispose()
 
 
 class Acting(NamedTuple):

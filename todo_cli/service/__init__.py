@@ -34,7 +34,7 @@ from todo_cli.service.tasks import (
     reopen_tasks,
     update_task,
 )
-from todo_cli.service.transaction import ORIGIN_KEY, Committed, last_committed
+from todo_cli.service.transaction import Committed, last_committed
 from todo_cli.service.users import (
     create_user,
     delete_user,
@@ -54,7 +54,6 @@ from todo_cli.service.validation import (
 __all__ = [
     "DESCRIPTION_MAX_LENGTH",
     "MIN_PREFIX_LENGTH",
-    "ORIGIN_KEY",
     "Committed",
     "Logged",
     "Status",

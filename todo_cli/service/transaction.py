@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from todo_cli.models import (
+    ORIGIN_KEY,
     SUMMARY_MAX_LENGTH,
     WRITE_TRANSACTION,
     Change,
@@ -41,8 +42,7 @@ KEEP_DAYS = 30
 # statement only now and then, and the log never grows past KEEP_CHANGES + PRUNE_EVERY
 # changes (older than KEEP_DAYS) for long.
 PRUNE_EVERY = 50
-# Where a change came from: set on a session by the entry point that opened it.
-ORIGIN_KEY = "todo.origin"
+# Where a change came from, when the session does not say (`models.ORIGIN_KEY`).
 DEFAULT_ORIGIN = "cli"
 _RECORDER_KEY = "todo.recorder"
 _COMMITTED_KEY = "todo.committed"
