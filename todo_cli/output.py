@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from todo_cli.models import Task, User
+    from todo_cli.service import Logged
 
 # Control characters (C0, DEL, C1) and the invisible bidirectional overrides that can make
 # a terminal show text in another order than it is stored ("trojan source").
@@ -305,3 +306,27 @@ def _when(moment: datetime, now: datetime) -> str:
     ago = age(moment, now)
     ago = "just now" if ago == "now" else f"{ago} ago"
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago})"
+
+
+def print_changes(changes: Sequence[Logged], *, empty: str) -> None:
+    """The change log, one line a change: `42 · 2m ago · cli · done 3 4`."""
+    from rich.text import Text
+
+    if not changes:
+        _print(Text(empty))
+        return
+    now = datetime.now(UTC)
+    width = max(len(str(logged.change.id)) for logged in changes)
+    lines = []
+    for logged in changes:
+        change = logged.change
+        ago = age(change.at, now)
+        line = Text.assemble(
+            (str(change.id).rjust(width), "bold cyan"),
+            f" · {'just now' if ago == 'now' else ago + ' ago'} · {printable(change.origin)} · ",
+            printable(change.summary),
+        )
+        if change.undone_by is not None:
+            line.append(f" (undone by {change.undone_by})", style="dim")
+        lines.append(line)
+    _print(*lines)

@@ -95,7 +95,7 @@ def _root(
 
 
 def _register() -> None:
-    from todo_cli.cli import settings, tasks, users
+    from todo_cli.cli import history, settings, tasks, users
     from todo_cli.cli.db_commands import db_app
     from todo_cli.cli.serve import serve
     from todo_cli.cli.token import token_app
@@ -108,6 +108,10 @@ def _register() -> None:
         ("done", tasks.done),
         ("reopen", tasks.reopen),
         ("rm", tasks.rm),
+        ("undo", history.undo),
+        ("redo", history.redo),
+        ("history", history.history),
+        ("log", history.log),
     ):
         app.command(name)(command)
     users.user_app.command("add")(users.add_user)

@@ -14,6 +14,10 @@ from todo_cli.cli._common import JsonOption, UserOption, acting_user
 from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
+    import uuid
+
+    from sqlmodel import Session
+
     from todo_cli.models import Task
 
 # A table longer than a screen or two is not read, only scrolled; `--limit` and `--json`
@@ -60,18 +64,32 @@ def add(
     user: UserOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Add a task and print its number.
+    """Add a task and print its number; `todo add -` adds one task per line of stdin.
+
+    Titles read from stdin are added in one go: all of them, or none if any is invalid
+    (blank lines are skipped).
 
     Example: todo add "Buy milk" -d "2 litres, oat"
     """
+    import sys
+
     from todo_cli import service
     from todo_cli.models import TaskCreate
 
+    if title == ["-"]:
+        if description is not None:
+            raise ValidationError(
+                "--description cannot be combined with titles from stdin (todo add -).",
+                details={"field": "description"},
+            )
+        new = [TaskCreate(title=line) for line in sys.stdin.read().splitlines() if line.strip()]
+        if not new:
+            raise ValidationError("No titles on stdin: give one task title per line.")
+    else:
+        new = [TaskCreate(title=" ".join(title), description=description)]
     with acting_user(user) as (session, me):
-        task = service.create_task(
-            session, user_id=me.id, task=TaskCreate(title=" ".join(title), description=description)
-        )
-    _render([task], "Added", as_json=json, single=True)
+        tasks = service.create_tasks(session, user_id=me.id, tasks=new)
+    _render(tasks, "Added", as_json=json, single=len(new) == 1 and title != ["-"])
 
 
 def list_tasks(
@@ -220,7 +238,8 @@ def done(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) 
 
     with acting_user(user) as (session, me):
         tasks = service.complete_tasks(session, user_id=me.id, refs=refs)
-    _render(tasks, "Completed", as_json=json)
+        changed = _changed(session)
+    _render(tasks, "Completed", as_json=json, changed=changed, already="already completed")
 
 
 def reopen(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
@@ -232,7 +251,8 @@ def reopen(refs: RefsArgument, user: UserOption = None, json: JsonOption = False
 
     with acting_user(user) as (session, me):
         tasks = service.reopen_tasks(session, user_id=me.id, refs=refs)
-    _render(tasks, "Reopened", as_json=json)
+        changed = _changed(session)
+    _render(tasks, "Reopened", as_json=json, changed=changed, already="already pending")
 
 
 def rm(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
@@ -249,12 +269,37 @@ def rm(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) ->
     _render(tasks, "Deleted", as_json=json)
 
 
-def _render(tasks: list[Task], verb: str, *, as_json: bool, single: bool = False) -> None:
-    """JSON (one object, or an array for multi-task commands), or a line per task."""
+def _render(
+    tasks: list[Task],
+    verb: str,
+    *,
+    as_json: bool,
+    single: bool = False,
+    changed: frozenset[uuid.UUID] | None = None,
+    already: str = "",
+) -> None:
+    """JSON (one object, or an array for multi-task commands), or a line per task.
+
+    Tasks outside `changed` (when given) were already as asked: they are said to be so.
+    """
     from todo_cli import models, output
 
     if as_json:
         body = [models.task_to_json(task) for task in tasks]
         output.print_json(body[0] if single else body)
-    else:
+        return
+    if changed is None:
         output.print_done(verb, tasks)
+        return
+    output.print_done(verb, [task for task in tasks if task.id in changed])
+    for task in tasks:
+        if task.id not in changed:
+            output.print_line(f"Task {task.number} was {already}.")
+
+
+def _changed(session: Session) -> frozenset[uuid.UUID]:
+    """The tasks the command's change touched (none if it changed nothing)."""
+    from todo_cli import service
+
+    committed = service.last_committed(session)
+    return committed.task_ids if committed is not None else frozenset()

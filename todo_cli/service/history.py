@@ -96,7 +96,7 @@ def _revert(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo
     with writing(session, user_id=user_id, verb="undo") as change:
         target = _target(session, user_id, change_id, redo=redo)
         change.kind = "redo" if target.kind == "undo" else "undo"
-        change.description = f"{change.kind} {target.id} ({target.summary})"
+        change.description = _summary(change.kind, target)
         change.undoes = target.id
         items = list(
             session.exec(
@@ -133,6 +133,14 @@ def _revert(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo
     logged = session.get(Change, (user_id, change.change_id))
     assert logged is not None
     return Logged(logged, list(change.items))
+
+
+def _summary(kind: str, target: Change) -> str:
+    """`undo 41 (done 3 4)`; reverting an undo or a redo names the original change."""
+    if target.kind == "change":
+        return f"{kind} {target.id} ({target.summary})"
+    _, _, rest = target.summary.partition(" ")
+    return f"{kind} {rest}"
 
 
 def _target(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo: bool) -> Change:
