@@ -313,6 +313,10 @@ def test_openapi_documents_every_status_with_the_error_body(api_client: TestClie
         ("put", "/users/{user_id}/tasks/{task_id}"): {"200", "400", "404", "412", "500", "503"},
         ("patch", "/users/{user_id}/tasks/{task_id}"): {"200", "400", "404", "412", "500", "503"},
         ("delete", "/users/{user_id}/tasks/{task_id}"): {"204", "400", "404", "412", "500", "503"},
+        ("get", "/users/{user_id}/changes"): {"200", "400", "404", "500", "503"},
+        ("post", "/users/{user_id}/changes/{change_id}/undo"): {
+            *("200", "400", "404", "409", "500", "503"),
+        },
     }
     expected = {key: statuses | {"401"} for key, statuses in expected.items()}
     operations = {

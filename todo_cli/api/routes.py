@@ -10,13 +10,21 @@ import uuid
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from todo_cli import service
 from todo_cli.api.deps import ExpectedVersion, ReadSessionDep, SessionDep
-from todo_cli.api.schemas import ErrorBody, TaskCreateBody, TaskReplaceBody, TaskUpdateBody
-from todo_cli.models import Task, TaskPublic, TaskUpdate, task_to_json
+from todo_cli.api.schemas import (
+    ChangePublic,
+    ErrorBody,
+    TaskCreateBody,
+    TaskReplaceBody,
+    TaskUpdateBody,
+)
+from todo_cli.models import Task, TaskPublic, TaskUpdate, change_to_json, task_to_json
+from todo_cli.service import Logged
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -29,6 +37,8 @@ _ERROR_DESCRIPTIONS = {
     "query parameter or If-Match header.",
     401: "Missing, malformed, expired or wrongly signed bearer token.",
     404: "No such user or task. Another user's task is indistinguishable from a missing one.",
+    409: "The change cannot be reverted: a task of it has changed since (listed in "
+    "details.tasks), or it was already undone; nothing was changed.",
     412: "If-Match does not match the task's current ETag; nothing was changed.",
     500: "An unexpected error (a bug); the message reveals no internals.",
     503: "The database is unreachable, busy or at the wrong schema version; retry later.",
@@ -94,13 +104,52 @@ _TASK_LINKS = {
         ("DeleteTask", "deleteTask"),
     )
 }
+# Every write names the change it made: the change can then be undone.
+_UNDO_LINK = {
+    "UndoChange": {
+        "operationId": "undoChange",
+        "parameters": {
+            "user_id": "$request.path.user_id",
+            "change_id": "$response.header.Todo-Change",
+        },
+    }
+}
 
 
-def _task_response(task: Task, *, status_code: int = 200, location: str | None = None) -> Response:
+_TODO_CHANGE = {
+    "Todo-Change": {
+        "description": "The id of the change this request made in the user's history "
+        "(undo it with `POST /users/{user_id}/changes/{id}/undo`); absent when the request "
+        "changed nothing.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "required": False,
+    }
+}
+
+
+def _change_header(session: Session) -> dict[str, str]:
+    committed = service.last_committed(session)
+    return {"Todo-Change": str(committed.change_id)} if committed is not None else {}
+
+
+def _task_response(
+    task: Task,
+    *,
+    session: Session | None = None,
+    status_code: int = 200,
+    location: str | None = None,
+) -> Response:
+    """A task with its ETag; after a write, with the change it made."""
     headers = {"ETag": f'"{task.version}"'}
     if location is not None:
         headers["Location"] = location
+    if session is not None:
+        headers.update(_change_header(session))
     return JSONResponse(task_to_json(task), status_code=status_code, headers=headers)
+
+
+def _change_json(logged: Logged) -> dict[str, Any]:
+    return change_to_json(logged.change, logged.task_ids)
 
 
 def add_routes(
@@ -137,6 +186,7 @@ def add_routes(
                 "The new task.",
                 {
                     **_ETAG,
+                    **_TODO_CHANGE,
                     "Location": {
                         "description": "The new task's URL.",
                         "schema": {"type": "string"},
@@ -144,7 +194,7 @@ def add_routes(
                     },
                 },
             ),
-            links=_TASK_LINKS,
+            links={**_TASK_LINKS, **_UNDO_LINK},
         ),
     )
     def create_task(
@@ -152,7 +202,7 @@ def add_routes(
     ) -> Response:
         task = service.create_task(session, user_id=owner, task=body)
         location = request.url_for("get_task", user_id=str(owner), task_id=str(task.id))
-        return _task_response(task, status_code=201, location=location.path)
+        return _task_response(task, session=session, status_code=201, location=location.path)
 
     @router.get(
         collection,
@@ -198,7 +248,9 @@ def add_routes(
         response_model=TaskPublic,
         operation_id="replaceTask",
         summary="Replace a task (title required; omitted fields reset)",
-        responses=_responses(*common, 412, success=(200, "The replaced task.", _ETAG)),
+        responses=_responses(
+            *common, 412, success=(200, "The replaced task.", {**_ETAG, **_TODO_CHANGE})
+        ),
     )
     def replace_task(
         owned: OwnedTask, body: TaskReplaceBody, session: SessionDep, version: ExpectedVersion
@@ -211,7 +263,7 @@ def add_routes(
         task = service.update_task(
             session, user_id=user_id, ref=str(task_id), changes=changes, expected_version=version
         )
-        return _task_response(task)
+        return _task_response(task, session=session)
 
     @router.patch(
         item,
@@ -219,7 +271,9 @@ def add_routes(
         response_model=TaskPublic,
         operation_id="updateTask",
         summary="Change only the given fields of a task",
-        responses=_responses(*common, 412, success=(200, "The changed task.", _ETAG)),
+        responses=_responses(
+            *common, 412, success=(200, "The changed task.", {**_ETAG, **_TODO_CHANGE})
+        ),
     )
     def update_task(
         owned: OwnedTask, body: TaskUpdateBody, session: SessionDep, version: ExpectedVersion
@@ -228,7 +282,7 @@ def add_routes(
         task = service.update_task(
             session, user_id=user_id, ref=str(task_id), changes=body, expected_version=version
         )
-        return _task_response(task)
+        return _task_response(task, session=session)
 
     @router.delete(
         item,
@@ -244,4 +298,46 @@ def add_routes(
         service.delete_tasks(
             session, user_id=user_id, refs=[str(task_id)], expected_version=version
         )
-        return Response(status_code=204)
+        return Response(status_code=204, headers=_change_header(session))
+
+    changes, undo = "/users/{user_id}/changes", "/users/{user_id}/changes/{change_id}/undo"
+    history_tags: list[str | Enum] = ["history"]
+
+    @router.get(
+        changes,
+        tags=history_tags,
+        response_model=list[ChangePublic],
+        operation_id="listChanges",
+        summary="List the user's changes, newest first",
+        responses=_responses(*common),
+    )
+    def list_changes(
+        owner: Owner,
+        session: ReadSessionDep,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many (1–{MAX_LIMIT}).")
+        ] = DEFAULT_LIMIT,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many first.")] = 0,
+    ) -> Response:
+        logged = service.list_changes(session, user_id=owner, limit=limit, offset=offset)
+        return JSONResponse([_change_json(entry) for entry in logged])
+
+    @router.post(
+        undo,
+        tags=history_tags,
+        response_model=ChangePublic,
+        operation_id="undoChange",
+        summary="Revert a change (an undo's undo is a redo)",
+        responses=_responses(
+            *common, 409, success=(200, "The change that reverted it.", _TODO_CHANGE)
+        ),
+    )
+    def undo_change(
+        owner: Owner,
+        session: SessionDep,
+        change_id: Annotated[
+            int, Path(ge=1, le=MAX_OFFSET, description="The id of the change to revert.")
+        ],
+    ) -> Response:
+        logged = service.undo_change(session, user_id=owner, change_id=change_id)
+        return JSONResponse(_change_json(logged), headers=_change_header(session))

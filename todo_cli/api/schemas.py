@@ -11,6 +11,8 @@ below accept exactly the titles the service accepts.
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -113,6 +115,20 @@ class TaskUpdateBody(TaskUpdate):
             minProperties=1,
         ),
     )
+
+
+class ChangePublic(BaseModel):
+    """One change of the user's history (documents the shape; `models.change_to_json`
+    writes it, as for `todo history --json`)."""
+
+    id: int = Field(description="Per user: 1, 2, 3 … in the order the changes were made.")
+    at: datetime
+    origin: str = Field(description="Where it came from: cli, api or import.")
+    kind: str = Field(description="change, undo (reverted a change) or redo (reverted an undo).")
+    summary: str = Field(examples=["done 3 4"])
+    undoes: int | None = Field(description="The change this undo or redo reverted.")
+    undone_by: int | None = Field(description="The change that reverted this one, if any.")
+    task_ids: list[uuid.UUID] = Field(description="The tasks it touched.")
 
 
 class ErrorInfo(BaseModel):
