@@ -17,11 +17,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from todo_cli.errors import ChangeNotFound, Conflict
-from todo_cli.models import Change, ChangeItem, Task, task_from_json
+from todo_cli.models import Change, ChangeItem, Task, task_from_json, task_to_json
 from todo_cli.service.references import owned_query, owned_task
 from todo_cli.service.tasks import write_task
 from todo_cli.service.transaction import writing
@@ -32,6 +33,8 @@ from todo_cli.service.validation import MAX_NUMBER, bounded
 # bookkeeping (`version`, `updated_at`) moves forward as on any write.
 _BOOKKEEPING = frozenset({"id", "user_id", "number", "version", "updated_at"})
 _CONFLICTS_SHOWN = 10
+# What "as the change left it" ignores: the bookkeeping every write moves forward.
+_UNCOMPARED = frozenset({"version", "updated_at"})
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def _revert(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo
                 .execution_options(populate_existing=True)
             )
         }
-        _refuse_if_changed_since(target, items, current)
+        _refuse_if_changed_since(session, target, items, current)
         for item in items:
             task = current.get(item.task_id)
             if item.before is None:  # the change created it: it goes
@@ -170,14 +173,38 @@ def _target(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo
 
 
 def _refuse_if_changed_since(
-    target: Change, items: Sequence[ChangeItem], current: dict[uuid.UUID, Task]
+    session: Session,
+    target: Change,
+    items: Sequence[ChangeItem],
+    current: dict[uuid.UUID, Task],
 ) -> None:
-    changed: list[tuple[ChangeItem, Task | None]] = []
-    for item in items:
+    """Refuse unless every task of `target` is now as `target` left it.
+
+    A task still at the version the change left it at is. One at a later version may be
+    too: undoing later changes puts a task back as it was, at a higher version (versions
+    only grow). Its state then is compared with the state right after `target`, which is
+    the image the next change of that task recorded as its "before".
+    """
+    moved = [
+        item
+        for item in items
+        if (task := current.get(item.task_id)) is None
+        or item.after_version is None
+        or task.version != item.after_version
+    ]
+    unchanged = {
+        item.task_id
+        for item in moved
+        if current.get(item.task_id) is None and item.after_version is None
+    }
+    later = _next_images(session, target, [item.task_id for item in moved])
+    for item in moved:
         task = current.get(item.task_id)
-        version = task.version if task is not None else None
-        if version != item.after_version:
-            changed.append((item, task))
+        if task is not None and item.after_version is not None:
+            image = later.get(item.task_id)
+            if image is not None and _content(image) == _content(task_to_json(task)):
+                unchanged.add(item.task_id)
+    changed = [(item, current.get(item.task_id)) for item in moved if item.task_id not in unchanged]
     if not changed:
         return
     numbers = [_number(item, task) for item, task in changed]
@@ -201,6 +228,32 @@ def _refuse_if_changed_since(
             ],
         },
     )
+
+
+def _next_images(
+    session: Session, target: Change, task_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each task's image as the first change after `target` found it."""
+    if not task_ids:
+        return {}
+    images: dict[uuid.UUID, dict[str, Any]] = {}
+    rows = session.exec(
+        select(ChangeItem.task_id, ChangeItem.before)
+        .where(
+            col(ChangeItem.user_id) == target.user_id,
+            col(ChangeItem.task_id).in_(task_ids),
+            col(ChangeItem.change_id) > target.id,
+        )
+        .order_by(col(ChangeItem.task_id), col(ChangeItem.change_id))
+    )
+    for task_id, before in rows:
+        if task_id not in images and before is not None:
+            images[task_id] = before
+    return images
+
+
+def _content(image: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in image.items() if key not in _UNCOMPARED}
 
 
 def _number(item: ChangeItem, task: Task | None) -> int | None:

@@ -1,10 +1,10 @@
 """The transaction seam: where every write begins, is recorded in the change log, and commits.
 
 `writing(session, …)` is the only way into a transaction that changes tasks. It opens a
-write transaction (`BEGIN IMMEDIATE` on SQLite), takes the user's next change id (which
-also locks the user's row, so one user's writes queue in one order), hands the caller a
-`Recorder` that `tasks.write_task` fills with each task's image before the change, and
-at the end stores the change and commits, or rolls everything back. Entered again on a
+write transaction (`BEGIN IMMEDIATE` on SQLite), hands the caller a `Recorder` that
+`tasks.write_task` fills with each task's image before the change, and at the end
+numbers the change (from a counter on the user's row, which it locks), stores
+it and commits, or rolls everything back. Entered again on a
 session that is already writing, it joins the outer transaction: an import, a bulk edit
 or an undo composes many service cores and is still one transaction and one change.
 
@@ -141,7 +141,10 @@ def writing(
         if outer.user_id != user_id:
             raise RuntimeError("one change belongs to one user")
         if new_tasks:
-            outer.last_task_number = _take_numbers(session, user_id, new_tasks)[1]
+            change_id, outer.last_task_number = _take_ids(
+                session, user_id, change=not outer.change_id, new_tasks=new_tasks
+            )
+            outer.change_id = outer.change_id or change_id
         yield outer
         return
     session.info.pop(_COMMITTED_KEY, None)
@@ -149,8 +152,13 @@ def writing(
         connection = session.connection()
         connection.info[RECORDING] = True
         try:
-            change_id, last_number = _take_numbers(session, user_id, new_tasks)
-            recorder = Recorder(user_id, change_id, verb, kind, undoes, last_number)
+            recorder = Recorder(user_id, 0, verb, kind, undoes)
+            if new_tasks:
+                # A create always changes something: its ids are taken up front, in one
+                # statement with the numbers it needs.
+                recorder.change_id, recorder.last_task_number = _take_ids(
+                    session, user_id, change=True, new_tasks=new_tasks
+                )
             session.info[_RECORDER_KEY] = recorder
             yield recorder
             _save(session, recorder)
@@ -158,7 +166,7 @@ def writing(
             session.info.pop(_RECORDER_KEY, None)
             connection.info.pop(RECORDING, None)
     if recorder.items:
-        session.info[_COMMITTED_KEY] = Committed(change_id, frozenset(recorder.items))
+        session.info[_COMMITTED_KEY] = Committed(recorder.change_id, frozenset(recorder.items))
 
 
 def last_committed(session: Session) -> Committed | None:
@@ -170,15 +178,20 @@ def origin_of(session: Session) -> str:
     return str(session.info.get(ORIGIN_KEY, DEFAULT_ORIGIN))
 
 
-def _take_numbers(session: Session, user_id: uuid.UUID, new_tasks: int) -> tuple[int, int]:
-    """The user's next change id and, after `new_tasks` more, last task number.
+def _take_ids(
+    session: Session, user_id: uuid.UUID, *, change: bool, new_tasks: int = 0
+) -> tuple[int, int]:
+    """The user's next change id (if `change`) and, after `new_tasks` more, last task number.
 
-    The UPDATE locks the user's row until commit: one user's writes (and the numbers they
-    hand out) queue in one order, and no number is ever handed out twice.
+    The UPDATE locks the user's row until commit: one user's changes (and the numbers
+    they hand out) are numbered in one order, and no number is ever handed out twice.
+    Only a change that changed something takes an id, so ids have no gaps.
     """
     from todo_cli.service.users import user_not_found
 
-    values: dict[str, Any] = {"last_change_id": col(User.last_change_id) + 1}
+    values: dict[str, Any] = {}
+    if change:
+        values["last_change_id"] = col(User.last_change_id) + 1
     if new_tasks:
         values["last_task_number"] = col(User.last_task_number) + new_tasks
     row = session.execute(
@@ -197,6 +210,8 @@ def _save(session: Session, recorder: Recorder) -> None:
     session.flush()
     if not recorder.items:
         return
+    if not recorder.change_id:
+        recorder.change_id = _take_ids(session, recorder.user_id, change=True)[0]
     now = utcnow()
     session.execute(
         insert(Change),
