@@ -105,20 +105,26 @@ _CLOCK_UNITS = {"h": timedelta(hours=1), "min": timedelta(minutes=1)}
 _START_WORDS = {"sod", "sow", "som", "soy", "soq"}
 _NEVER_WORDS = {"someday", "later", "never", "whenever"}
 
-# re.ASCII: \d must not take Arabic-Indic or full-width digits.
-_ISO = re.compile(
+# Regular expressions, compiled by `_re` on first use (see there).
+_ISO = (
     r"(\d{4})-(\d{2})-(\d{2})"
     r"(?:[t ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?"
     # An offset such as +0100 must not swallow the start of a chained `+1200min`.
-    r"(z|[+-]\d{2}:?\d{2}(?![a-z0-9]))?)?",
-    re.ASCII,
+    r"(z|[+-]\d{2}:?\d{2}(?![a-z0-9]))?)?"
 )
-_NUMBER_THEN_WORD = re.compile(r"(\d{1,2})([a-z]+)", re.ASCII)
-_WORD_THEN_NUMBER = re.compile(r"([a-z]+)(\d*)", re.ASCII)
-_OFFSET = re.compile(r"([+-]?)(\d+)([a-z]*)", re.ASCII)
-_TIME = re.compile(r"@(\d{1,2})(?::(\d{2})(?::(\d{2}))?)?(am|pm)?(?![:0-9])", re.ASCII)
-_LOOKS_LIKE_TIME = re.compile(r"\d{1,2}(:\d{2}){1,2}(am|pm)?|\d{1,2}(am|pm)", re.ASCII)
-_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", re.ASCII)
+_NUMBER_THEN_WORD = r"(\d{1,2})([a-z]+)"
+_WORD_THEN_NUMBER = r"([a-z]+)(\d*)"
+_OFFSET = r"([+-]?)(\d+)([a-z]*)"
+_TIME = r"@(\d{1,2})(?::(\d{2})(?::(\d{2}))?)?(am|pm)?(?![:0-9])"
+_LOOKS_LIKE_TIME = r"\d{1,2}(:\d{2}){1,2}(am|pm)?|\d{1,2}(am|pm)"
+_ZONE_NAME = r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*"
+
+
+def _re(source: str) -> re.Pattern[str]:
+    # `re` caches what it compiles, so this is a dictionary lookup after the first call;
+    # compiling at import time would add ~1 ms to every command, most of which never
+    # parse a date. ASCII: \d must not take Arabic-Indic or full-width digits.
+    return re.compile(source, re.ASCII)
 
 
 class When:
@@ -282,15 +288,15 @@ def _parse_base(
 ) -> tuple[date | datetime | None, int] | None:
     """What the phrase starts from, and where the rest begins; None when it starts with an
     offset or @. The value is a day, an instant (UTC), or None for `now`."""
-    iso = _ISO.match(phrase)
+    iso = _re(_ISO).match(phrase)
     if iso:
         return _iso_value(iso, raw, zone), iso.end()
-    number_first = _NUMBER_THEN_WORD.match(phrase)
+    number_first = _re(_NUMBER_THEN_WORD).match(phrase)
     if number_first and number_first.group(2) in _MONTH_NUMBERS:
         month = _MONTH_NUMBERS[number_first.group(2)]
         day = _day_of_month(int(number_first.group(1)), month, raw)
         return _next_month_day(today, month, day), number_first.end()
-    word = _WORD_THEN_NUMBER.match(phrase)
+    word = _re(_WORD_THEN_NUMBER).match(phrase)
     if not word:
         return None
     letters, digits = word.groups()
@@ -367,20 +373,25 @@ def _parse_steps(phrase: str, raw: str, position: int, *, has_base: bool) -> lis
         if phrase[position] == "@":
             if timed:
                 raise _invalid(raw, "give one time after @, not two")
-            match = _TIME.match(phrase, position)
+            match = _re(_TIME).match(phrase, position)
             if not match:
                 raise _invalid(raw, "a time after @ is like 9am, 9:30pm, 17:30 or 17")
             steps.append(_time_of_day(match, raw))
             timed = True
             position = match.end()
             continue
-        match = _OFFSET.match(phrase, position)
+        match = _re(_OFFSET).match(phrase, position)
         unsigned_allowed = not steps and not has_base
         if not match or (not match.group(1) and not unsigned_allowed):
             raise _invalid(raw)
         sign, digits, unit = match.groups()
         if not unit:
-            if _LOOKS_LIKE_TIME.fullmatch(phrase, position) or phrase[match.end() :][:1] == ":":
+            if len(digits) == 8 and not has_base:
+                raise _invalid(raw, "write a date with dashes, as in 2026-12-04")
+            if (
+                _re(_LOOKS_LIKE_TIME).fullmatch(phrase, position)
+                or phrase[match.end() :][:1] == ":"
+            ):
                 raise _invalid(raw, "a time of day goes after @, as in @17:30 or fri@9am")
             raise _invalid(raw, "an offset needs a unit: d, w, mo, y, h or min (as in +3d)")
         if unit == "m":
@@ -593,7 +604,7 @@ def canonical(when: When, *, zone: ZoneInfo) -> str:
 def resolve_zone(name: str) -> ZoneInfo:
     """The IANA zone `name` (`Europe/Paris`, `UTC`), or a `ValidationError` naming examples."""
     key = name.strip()
-    zone = _load_zone(key) if _ZONE_NAME.fullmatch(key) and key != "localtime" else None
+    zone = _load_zone(key) if _re(_ZONE_NAME).fullmatch(key) and key != "localtime" else None
     if zone is None:
         raise ValidationError(
             f"{_shown(name)!r} is not a time zone: give an IANA name such as Europe/Paris, "
@@ -622,7 +633,7 @@ def local_zone(*, environ: Mapping[str, str] | None = None, root: str = "/") -> 
         if setting.startswith("/"):
             name = _name_in_zoneinfo_path(setting)
             return _load_zone(name) if name else None
-        return _load_zone(setting) if _ZONE_NAME.fullmatch(setting) else None
+        return _load_zone(setting) if _re(_ZONE_NAME).fullmatch(setting) else None
     try:
         target = os.readlink(os.path.join(root, "etc", "localtime"))
     except OSError:
@@ -637,7 +648,7 @@ def local_zone(*, environ: Mapping[str, str] | None = None, root: str = "/") -> 
             name = file.readline().strip()
     except (OSError, UnicodeDecodeError):
         return None
-    return _load_zone(name) if _ZONE_NAME.fullmatch(name) else None
+    return _load_zone(name) if _re(_ZONE_NAME).fullmatch(name) else None
 
 
 def _name_in_zoneinfo_path(path: str) -> str | None:
@@ -648,7 +659,7 @@ def _name_in_zoneinfo_path(path: str) -> str | None:
         return None
     for variant in ("posix/", "right/"):
         name = name.removeprefix(variant)
-    return name if _ZONE_NAME.fullmatch(name) else None
+    return name if _re(_ZONE_NAME).fullmatch(name) else None
 
 
 def _load_zone(name: str) -> ZoneInfo | None:
