@@ -117,6 +117,8 @@ def split_words(words: Sequence[str], *, editing: bool) -> Words:
     literal = False
     for word in words:
         if literal:
+            if editing:
+                raise _not_an_attribute(word)
             title.append(word)
             continue
         if word == END_OF_ATTRIBUTES:
