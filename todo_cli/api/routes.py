@@ -32,6 +32,12 @@ MAX_LIMIT = 1000
 # would overflow the database's integer, not find anything more.
 MAX_OFFSET = 2**31 - 1
 
+# Paging, the same on every listing.
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many (1–{MAX_LIMIT}).")
+]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many first.")]
+
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, a bad, missing or unknown field, a malformed UUID, "
     "query parameter or If-Match header.",
@@ -219,10 +225,8 @@ def add_routes(
             bool | None,
             Query(description="true: completed tasks only; false: pending only; absent: all."),
         ] = None,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many (1–{MAX_LIMIT}).")
-        ] = DEFAULT_LIMIT,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many first.")] = 0,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        offset: OffsetQuery = 0,
     ) -> Response:
         status: service.Status = "all" if completed is None else "done" if completed else "pending"
         tasks = service.list_tasks(
@@ -314,10 +318,8 @@ def add_routes(
     def list_changes(
         owner: Owner,
         session: ReadSessionDep,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many (1–{MAX_LIMIT}).")
-        ] = DEFAULT_LIMIT,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many first.")] = 0,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        offset: OffsetQuery = 0,
     ) -> Response:
         logged = service.list_changes(session, user_id=owner, limit=limit, offset=offset)
         return JSONResponse([_change_json(entry) for entry in logged])

@@ -248,7 +248,7 @@ def _next_images(
     )
     for task_id, before in rows:
         if task_id not in images and before is not None:
-            images[task_id] = before
+            images[task_id] = dict(before)
     return images
 
 
