@@ -13,43 +13,95 @@ the log. The entry points (CLI, HTTP) own the session and render the results.
 modules.
 """
 
-from todo_cli.service.history import (
-    Logged,
-    list_changes,
-    redo_change,
-    task_log,
-    undo_change,
-)
-from todo_cli.service.references import task_not_found
-from todo_cli.service.tasks import (
-    Status,
-    complete_tasks,
-    count_tasks,
-    create_task,
-    create_tasks,
-    delete_tasks,
-    get_task,
-    iter_tasks,
-    list_tasks,
-    reopen_tasks,
-    update_task,
-)
-from todo_cli.service.transaction import Committed, last_committed
-from todo_cli.service.users import (
-    create_user,
-    delete_user,
-    ensure_user,
-    get_user,
-    list_users,
-    user_not_found,
-)
-from todo_cli.service.validation import (
-    DESCRIPTION_MAX_LENGTH,
-    MIN_PREFIX_LENGTH,
-    clean_description,
-    clean_title,
-    clean_user_name,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from todo_cli.service.history import (
+        Logged,
+        list_changes,
+        redo_change,
+        task_log,
+        undo_change,
+    )
+    from todo_cli.service.references import task_not_found
+    from todo_cli.service.tasks import (
+        Status,
+        complete_tasks,
+        count_tasks,
+        create_task,
+        create_tasks,
+        delete_tasks,
+        get_task,
+        iter_tasks,
+        list_tasks,
+        reopen_tasks,
+        update_task,
+    )
+    from todo_cli.service.transaction import Committed, last_committed
+    from todo_cli.service.users import (
+        create_user,
+        delete_user,
+        ensure_user,
+        get_user,
+        list_users,
+        user_not_found,
+    )
+    from todo_cli.service.validation import (
+        DESCRIPTION_MAX_LENGTH,
+        MIN_PREFIX_LENGTH,
+        clean_description,
+        clean_title,
+        clean_user_name,
+    )
+
+# Each public name and the module that defines it. Importing this package costs nothing:
+# a module loads (with SQLAlchemy) on first use of one of its names, so the pure parts
+# (`service.dates`, `service.attributes`) serve completion and `--help` without a database.
+_HOMES = {
+    "Committed": "transaction",
+    "DESCRIPTION_MAX_LENGTH": "validation",
+    "Logged": "history",
+    "MIN_PREFIX_LENGTH": "validation",
+    "Status": "tasks",
+    "clean_description": "validation",
+    "clean_title": "validation",
+    "clean_user_name": "validation",
+    "complete_tasks": "tasks",
+    "count_tasks": "tasks",
+    "create_task": "tasks",
+    "create_tasks": "tasks",
+    "create_user": "users",
+    "delete_tasks": "tasks",
+    "delete_user": "users",
+    "ensure_user": "users",
+    "get_task": "tasks",
+    "get_user": "users",
+    "iter_tasks": "tasks",
+    "last_committed": "transaction",
+    "list_changes": "history",
+    "list_tasks": "tasks",
+    "list_users": "users",
+    "redo_change": "history",
+    "reopen_tasks": "tasks",
+    "task_log": "history",
+    "task_not_found": "references",
+    "undo_change": "history",
+    "update_task": "tasks",
+    "user_not_found": "users",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DESCRIPTION_MAX_LENGTH",
