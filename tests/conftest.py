@@ -225,6 +225,17 @@ TASK_FIELDS = (
     "version",
     "created_at",
     "updated_at",
+    # Release 2 (SPEC → Task attributes)
+    "due",
+    "due_date",
+    "wait",
+    "priority",
+    "project",
+    "tags",
+    "completed_at",
+    "status",
+    "notes",
+    "extra",
 )
 
 

@@ -91,6 +91,10 @@ UNREACHABLE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("done",): ("1", "-u", "alice"),
     ("reopen",): ("1", "-u", "alice"),
     ("rm",): ("1", "-u", "alice"),
+    ("undo",): ("-u", "alice"),
+    ("redo",): ("-u", "alice"),
+    ("history",): ("-u", "alice"),
+    ("log",): ("1", "-u", "alice"),
     ("user", "add"): ("alice",),
     ("user", "list"): (),
     ("user", "rm"): ("alice", "--yes"),
@@ -233,7 +237,7 @@ def test_unexpected_error_under_json_is_an_internal_error_body(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("internals")
 
-    monkeypatch.setattr(service, "create_task", broken)
+    monkeypatch.setattr(service, "create_tasks", broken)
     code, out, err = invoke("add", "x", "--json")
     assert code == 1
     error = assert_json_error(code, out, err, "INTERNAL_ERROR")
@@ -244,7 +248,7 @@ def test_todo_debug_shows_the_real_exception(alice: User, monkeypatch: pytest.Mo
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the details")
 
-    monkeypatch.setattr(service, "create_task", broken)
+    monkeypatch.setattr(service, "create_tasks", broken)
     monkeypatch.setenv("TODO_DEBUG", "1")
     get_settings.cache_clear()
     code, out, err = invoke("add", "x")

@@ -19,7 +19,7 @@ from todo_cli import db
 from todo_cli.config import DatabaseURL
 from todo_cli.models import TaskCreate
 
-TABLES = {"users", "tasks", "changes", "change_items", "alembic_version"}
+TABLES = {"users", "tasks", "task_tags", "task_notes", "changes", "change_items", "alembic_version"}
 
 
 def _tables(url: DatabaseURL) -> set[str]:

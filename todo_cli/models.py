@@ -8,7 +8,9 @@ itself is created by the Alembic migrations; a test checks that they agree with 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ConfigDict
@@ -19,12 +21,15 @@ from sqlalchemy import (
     Dialect,
     ForeignKeyConstraint,
     Index,
+    SmallInteger,
+    String,
     Text,
     UniqueConstraint,
     func,
 )
+from sqlalchemy.orm import Mapped, relationship
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 # Constraint names are part of the schema: Alembic needs them to alter or drop a
 # constraint later, and on SQLite (batch mode) it cannot do so without a name.
@@ -43,6 +48,13 @@ TITLE_MAX_LENGTH = 255
 # BEGIN IMMEDIATE on SQLite, and every other transaction as a plain (deferred) read.
 WRITE_TRANSACTION = "todo_write"
 USER_NAME_MAX_LENGTH = 64
+PROJECT_MAX_LENGTH = 128
+TAG_MAX_LENGTH = 64
+TIME_ZONE_MAX_LENGTH = 64
+NOTE_MAX_LENGTH = 10_000
+# Priorities as stored: they sort H > M > none > L.
+PRIORITIES = {"H": 3, "M": 2, "L": -1}
+NO_PRIORITY = 0
 # Session info key naming where a session's writes come from (`cli`, `api`): the entry
 # point's database runtime sets it, the change log records it.
 ORIGIN_KEY = "todo.origin"
@@ -88,6 +100,8 @@ class User(SQLModel, table=True):
     # The last change id handed out to this user: changes are numbered per user, in the
     # order their transactions took this row's lock.
     last_change_id: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    # The user's IANA zone: what "today" means for them when no client says (the API).
+    time_zone: str | None = Field(default=None, max_length=TIME_ZONE_MAX_LENGTH, nullable=True)
 
 
 # Names are unique regardless of case ("Alice" and "alice" are one user).
@@ -107,6 +121,10 @@ class Task(SQLModel, table=True):
         # dialects when this module loads (~40 ms on every command). Alembic does not
         # compare index conditions; tests/test_migrations.py checks it in the database.
         Index("ix_tasks_user_id_created_at_id_pending", "user_id", "created_at", "id"),
+        # Partial too (migration 0005): pending tasks by due, done tasks by completion.
+        Index("ix_tasks_user_id_due_pending", "user_id", "due"),
+        Index("ix_tasks_user_id_completed_at_done", "user_id", "completed_at"),
+        Index(None, "user_id", "project"),
         CheckConstraint("number >= 1", name="number_positive"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint(f"length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="title_length"),
@@ -121,6 +139,98 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     version: int = Field(default=1, nullable=False)
+    # The instant that sorts and filters; a due given as a day is that day's end in the
+    # user's zone, and `due_date` keeps the day itself, shown as such wherever one is.
+    due: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    due_date: date | None = Field(default=None, nullable=True)
+    wait: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    priority: int = Field(
+        default=NO_PRIORITY,
+        sa_type=SmallInteger,
+        nullable=False,
+        sa_column_kwargs={"server_default": "0"},
+    )
+    # Byte order on PostgreSQL (`COLLATE "C"`), as on SQLite: `house.` < `house/` holds for
+    # the range that finds a project and its subprojects.
+    project: str | None = Field(
+        default=None,
+        sa_type=String(PROJECT_MAX_LENGTH).with_variant(
+            String(PROJECT_MAX_LENGTH, collation="C"), "postgresql"
+        ),
+        nullable=True,
+    )
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # Title and description, case-folded by the service: what text search reads.
+    search_text: str = Field(
+        default="", sa_type=Text, nullable=False, sa_column_kwargs={"server_default": ""}
+    )
+    # What an import could not map, kept verbatim and exported again.
+    extra: dict[str, Any] | None = Field(default=None, sa_type=JSON, nullable=True)
+
+    # Loaded with the tasks, one query per batch of them. Spelled as SQLAlchemy
+    # relationships: SQLModel cannot read `list[TaskTag]` from a postponed annotation.
+    tag_rows: Mapped[list[TaskTag]] = Relationship(
+        sa_relationship=relationship(
+            "TaskTag",
+            lazy="selectin",
+            cascade="all, delete-orphan",
+            passive_deletes=True,
+            order_by="TaskTag.tag",
+        )
+    )
+    note_rows: Mapped[list[TaskNote]] = Relationship(
+        sa_relationship=relationship(
+            "TaskNote",
+            lazy="selectin",
+            cascade="all, delete-orphan",
+            passive_deletes=True,
+            order_by="(TaskNote.created_at, TaskNote.id)",
+        )
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(row.tag for row in self.tag_rows)
+
+    @property
+    def status(self) -> str:
+        """Derived, never stored: waiting is a pending task whose wait is still ahead."""
+        if self.is_completed:
+            return "done"
+        if self.wait is not None and self.wait > utcnow():
+            return "waiting"
+        return "pending"
+
+
+class TaskTag(SQLModel, table=True):
+    __tablename__ = "task_tags"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "task_id"], ["tasks.user_id", "tasks.id"], ondelete="CASCADE"
+        ),
+        Index(None, "user_id", "tag", "task_id"),
+    )
+
+    user_id: uuid.UUID = Field(primary_key=True)
+    task_id: uuid.UUID = Field(primary_key=True)
+    tag: str = Field(primary_key=True, max_length=TAG_MAX_LENGTH)
+
+
+class TaskNote(SQLModel, table=True):
+    """An annotation: appended, shown oldest first, never edited."""
+
+    __tablename__ = "task_notes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "task_id"], ["tasks.user_id", "tasks.id"], ondelete="CASCADE"
+        ),
+    )
+
+    user_id: uuid.UUID = Field(primary_key=True)
+    task_id: uuid.UUID = Field(primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    text: str = Field(sa_type=Text, nullable=False)
 
 
 # What a change did, as `changes.kind`: an ordinary write, the undo of a change, or the
@@ -176,34 +286,101 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return isoformat(moment) if moment is not None else None
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text is not None else None
+
+
+def priority_letter(value: int) -> str | None:
+    return next((letter for letter, stored in PRIORITIES.items() if stored == value), None)
+
+
+def _priority_value(letter: str | None) -> int:
+    return PRIORITIES[letter] if letter is not None else NO_PRIORITY
+
+
+def note_to_json(note: TaskNote) -> dict[str, Any]:
+    return {"id": str(note.id), "created_at": isoformat(note.created_at), "text": note.text}
+
+
+def _notes(images: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [
+        {"id": uuid.UUID(n["id"]), "created_at": _instant(n["created_at"]), "text": n["text"]}
+        for n in images or []
+    ]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class TaskField:
+    """One field of a task's JSON form (SPEC → Data model, Task attributes).
+
+    `out` renders it from a task; `back` turns an image's value into what
+    `service.tasks.write_task` writes (None: derived, never written); `restored`: an undo
+    puts it back (identity and bookkeeping are not put back, they move forward).
+    """
+
+    name: str
+    out: Callable[[Task], Any]
+    back: Callable[[Any], Any] | None = _same
+    restored: bool = True
+
+
+# The one list of a task's fields. Their order is the JSON's; fields are added, never
+# renamed or removed. An image recorded before a field existed lacks it: `back(None)`.
+TASK_FIELDS: tuple[TaskField, ...] = (
+    TaskField("id", lambda t: str(t.id), uuid.UUID, restored=False),
+    TaskField("user_id", lambda t: str(t.user_id), uuid.UUID, restored=False),
+    TaskField("number", lambda t: t.number, restored=False),
+    TaskField("title", lambda t: t.title),
+    TaskField("description", lambda t: t.description),
+    TaskField("is_completed", lambda t: t.is_completed),
+    TaskField("version", lambda t: t.version, restored=False),
+    TaskField("created_at", lambda t: isoformat(t.created_at), _instant),
+    TaskField("updated_at", lambda t: isoformat(t.updated_at), _instant, restored=False),
+    TaskField("due", lambda t: _iso_or_none(t.due), _instant),
+    TaskField(
+        "due_date", lambda t: t.due_date.isoformat() if t.due_date is not None else None, _day
+    ),
+    TaskField("wait", lambda t: _iso_or_none(t.wait), _instant),
+    TaskField("priority", lambda t: priority_letter(t.priority), _priority_value),
+    TaskField("project", lambda t: t.project),
+    TaskField("tags", lambda t: t.tags, lambda tags: list(tags or [])),
+    TaskField("completed_at", lambda t: _iso_or_none(t.completed_at), _instant),
+    TaskField("status", lambda t: t.status, None),
+    TaskField("notes", lambda t: [note_to_json(n) for n in t.note_rows], _notes),
+    TaskField("extra", lambda t: t.extra),
+)
+# Written through relationships rather than columns.
+RELATED_FIELDS = frozenset({"tags", "notes"})
+
+
 def task_to_json(task: Task) -> dict[str, Any]:
     """SPEC's JSON form of a task; fields are added over time, never renamed or removed."""
-    return {
-        "id": str(task.id),
-        "user_id": str(task.user_id),
-        "number": task.number,
-        "title": task.title,
-        "description": task.description,
-        "is_completed": task.is_completed,
-        "version": task.version,
-        "created_at": isoformat(task.created_at),
-        "updated_at": isoformat(task.updated_at),
-    }
+    return {field.name: field.out(task) for field in TASK_FIELDS}
 
 
 def task_from_json(image: dict[str, Any]) -> dict[str, Any]:
-    """The column values of a task's JSON form: how a change's before image comes back."""
+    """The values `write_task` writes to make a task as its JSON image (a change's before)."""
     return {
-        "id": uuid.UUID(image["id"]),
-        "user_id": uuid.UUID(image["user_id"]),
-        "number": image["number"],
-        "title": image["title"],
-        "description": image["description"],
-        "is_completed": image["is_completed"],
-        "version": image["version"],
-        "created_at": datetime.fromisoformat(image["created_at"]),
-        "updated_at": datetime.fromisoformat(image["updated_at"]),
+        field.name: field.back(image.get(field.name))
+        for field in TASK_FIELDS
+        if field.back is not None
     }
+
+
+def restored_fields() -> frozenset[str]:
+    return frozenset(f.name for f in TASK_FIELDS if f.restored and f.back is not None)
 
 
 def change_to_json(change: Change, task_ids: list[uuid.UUID]) -> dict[str, Any]:
@@ -231,24 +408,46 @@ class _Strict(SQLModel):
 
 
 class TaskCreate(_Strict):
+    """A new task. `due` and `wait` are date phrases (`fri`, `2026-12-04`, ISO instants),
+    read in the acting user's zone; `priority` is H, M, L or null."""
+
     title: str
     description: str | None = None
+    due: str | None = None
+    wait: str | None = None
+    priority: str | None = None
+    project: str | None = None
+    tags: list[str] = []
 
 
-class TaskReplace(_Strict):
+class TaskReplace(TaskCreate):
     """A full replacement (HTTP PUT): omitted optional fields go back to their defaults."""
 
-    title: str
-    description: str | None = None
     is_completed: bool = False
 
 
 class TaskUpdate(_Strict):
-    """A partial update (HTTP PATCH, `todo edit`): only the fields given change."""
+    """A partial update (HTTP PATCH, `todo edit`): only the fields given change.
+
+    `tags` replaces the tags; `add_tags` / `remove_tags` change some of them.
+    """
 
     title: str | None = None
     description: str | None = None
     is_completed: bool | None = None
+    due: str | None = None
+    wait: str | None = None
+    priority: str | None = None
+    project: str | None = None
+    tags: list[str] | None = None
+    add_tags: list[str] | None = None
+    remove_tags: list[str] | None = None
+
+
+class NotePublic(SQLModel):
+    id: uuid.UUID
+    created_at: datetime
+    text: str
 
 
 class TaskPublic(SQLModel):
@@ -261,3 +460,13 @@ class TaskPublic(SQLModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    due: datetime | None
+    due_date: date | None
+    wait: datetime | None
+    priority: str | None
+    project: str | None
+    tags: list[str]
+    completed_at: datetime | None
+    status: str
+    notes: list[NotePublic]
+    extra: dict[str, Any] | None

@@ -22,19 +22,23 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from todo_cli.errors import ChangeNotFound, Conflict
-from todo_cli.models import Change, ChangeItem, Task, task_from_json, task_to_json
+from todo_cli.models import (
+    Change,
+    ChangeItem,
+    Task,
+    restored_fields,
+    task_from_json,
+    task_to_json,
+)
 from todo_cli.service.references import owned_query, owned_task
 from todo_cli.service.tasks import write_task
 from todo_cli.service.transaction import writing
 from todo_cli.service.users import require_user
 from todo_cli.service.validation import MAX_NUMBER, bounded
 
-# Fields an undo puts back; identity (`id`, `user_id`, `number`) never changes, and the
-# bookkeeping (`version`, `updated_at`) moves forward as on any write.
-_BOOKKEEPING = frozenset({"id", "user_id", "number", "version", "updated_at"})
 _CONFLICTS_SHOWN = 10
 # What "as the change left it" ignores: the bookkeeping every write moves forward.
-_UNCOMPARED = frozenset({"version", "updated_at"})
+_UNCOMPARED = frozenset({"version", "updated_at", "status"})
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ def _revert(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo
             )
         }
         _refuse_if_changed_since(session, target, items, current)
+        restorable = restored_fields()
         for item in items:
             task = current.get(item.task_id)
             if item.before is None:  # the change created it: it goes
@@ -131,7 +136,7 @@ def _revert(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo
                 image["version"] += 1
                 write_task(session, change, None, image)
             else:
-                restored = {k: v for k, v in image.items() if k not in _BOOKKEEPING}
+                restored = {k: v for k, v in image.items() if k in restorable}
                 write_task(session, change, task, restored)
     logged = session.get(Change, (user_id, change.change_id))
     assert logged is not None

@@ -10,22 +10,39 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from todo_cli.errors import PreconditionFailed, ValidationError
-from todo_cli.models import Task, TaskCreate, TaskUpdate, task_to_json, utcnow
+from todo_cli.models import (
+    RELATED_FIELDS,
+    Task,
+    TaskCreate,
+    TaskNote,
+    TaskTag,
+    TaskUpdate,
+    task_to_json,
+    utcnow,
+)
 from todo_cli.service.references import owned_query, owned_task, owned_tasks
 from todo_cli.service.transaction import Recorder, writing
 from todo_cli.service.users import require_user
-from todo_cli.service.validation import MAX_NUMBER, bounded, clean_description, clean_title
+from todo_cli.service.validation import (
+    MAX_NUMBER,
+    bounded,
+    clean_note,
+    clean_task_fields,
+    search_text,
+)
 
 Status = Literal["pending", "done", "all"]
 _Query = TypeVar("_Query", SelectOfScalar[Task], SelectOfScalar[int])
 # How many titles one `create_tasks` takes: far more than anyone pastes, and a bound on
 # one transaction's size.
 MAX_NEW_TASKS = 10_000
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def write_task(
@@ -38,14 +55,23 @@ def write_task(
 
     - `task` None: insert a task with `values` (every column but the bookkeeping ones,
       which default; a restored task brings its own `id`, `number` and `version`).
-    - `values` None: delete `task`.
+    - `values` None: delete `task` (its tags and notes go with it).
     - otherwise: write the `values` that differ from `task`; a real change bumps
       `version` and `updated_at`, nothing else ever does.
+
+    `tags` (a list of tags) and `notes` (a list of `{id, created_at, text}`) are values
+    like the columns. The derived columns follow here too: `search_text` from the title
+    and description, `completed_at` when `is_completed` changes (unless given).
     """
     now = utcnow()
     if task is None:
         assert values is not None
-        new = Task(**{"created_at": now, "updated_at": now, **values, "user_id": change.user_id})
+        columns = {k: v for k, v in values.items() if k not in RELATED_FIELDS}
+        new = Task(**{"created_at": now, "updated_at": now, **columns, "user_id": change.user_id})
+        if new.is_completed and "completed_at" not in values:
+            new.completed_at = now
+        _set_related(new, {"tags": [], "notes": [], **values})
+        new.search_text = search_text(new.title, new.description)
         session.add(new)
         change.record(new, None)
         return new
@@ -53,26 +79,79 @@ def write_task(
         change.record(task, task_to_json(task), deleted=True)
         session.delete(task)
         return None
-    differs = {name: value for name, value in values.items() if getattr(task, name) != value}
+    current = task_to_json(task)
+    differs = {
+        name: value for name, value in values.items() if _current(task, current, name) != value
+    }
     if not differs:
         return task
-    before = task_to_json(task)
     for name, value in differs.items():
-        setattr(task, name, value)
+        if name not in RELATED_FIELDS:
+            setattr(task, name, value)
+    _set_related(task, differs)
+    if "is_completed" in differs and "completed_at" not in values:
+        task.completed_at = now if task.is_completed else None
+    if differs.keys() & {"title", "description"}:
+        task.search_text = search_text(task.title, task.description)
     task.version += 1
     task.updated_at = now
-    change.record(task, before)
+    change.record(task, current)
     return task
 
 
-def create_task(session: Session, *, user_id: uuid.UUID, task: TaskCreate) -> Task:
-    return create_tasks(session, user_id=user_id, tasks=[task])[0]
+def _current(task: Task, image: dict[str, Any], name: str) -> Any:
+    """A field's value as `write_task` compares it: related fields as values are given."""
+    if name == "tags":
+        return task.tags
+    if name == "notes":
+        return [
+            {"id": note.id, "created_at": note.created_at, "text": note.text}
+            for note in task.note_rows
+        ]
+    return getattr(task, name)
+
+
+def _set_related(task: Task, values: Mapping[str, Any]) -> None:
+    """Make the task's tag and note rows those of `values`, keeping the rows that stay
+    (a row removed and added again in one flush would collide on its key)."""
+    if "tags" in values:
+        kept = {row.tag: row for row in task.tag_rows or []}
+        task.tag_rows = [
+            kept.get(tag) or TaskTag(user_id=task.user_id, task_id=task.id, tag=tag)
+            for tag in values["tags"]
+        ]
+    if "notes" in values:
+        notes = {row.id: row for row in task.note_rows or []}
+        task.note_rows = [
+            notes.get(note["id"])
+            or TaskNote(
+                user_id=task.user_id,
+                task_id=task.id,
+                id=note["id"],
+                created_at=note["created_at"],
+                text=note["text"],
+            )
+            for note in values["notes"]
+        ]
+
+
+def create_task(
+    session: Session, *, user_id: uuid.UUID, task: TaskCreate, zone: ZoneInfo = UTC_ZONE
+) -> Task:
+    return create_tasks(session, user_id=user_id, tasks=[task], zone=zone)[0]
 
 
 def create_tasks(
-    session: Session, *, user_id: uuid.UUID, tasks: Sequence[TaskCreate]
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    tasks: Sequence[TaskCreate],
+    zone: ZoneInfo = UTC_ZONE,
 ) -> list[Task]:
-    """Create tasks, numbered in the given order; if any is invalid, none is created."""
+    """Create tasks, numbered in the given order; if any is invalid, none is created.
+
+    Date phrases (`due`, `wait`) are read in `zone`, the acting user's.
+    """
     if not tasks:
         raise ValidationError("give at least one task")
     if len(tasks) > MAX_NEW_TASKS:
@@ -80,8 +159,11 @@ def create_tasks(
             f"at most {MAX_NEW_TASKS} tasks at once (got {len(tasks)})",
             details={"max": MAX_NEW_TASKS},
         )
+    now = utcnow()
     cleaned = [
-        {"title": clean_title(task.title), "description": clean_description(task.description)}
+        clean_task_fields(
+            task.model_dump(exclude_defaults=True) | {"title": task.title}, zone=zone, now=now
+        )
         for task in tasks
     ]
     with writing(session, user_id=user_id, verb="add", new_tasks=len(cleaned)) as change:
@@ -91,6 +173,18 @@ def create_tasks(
             for offset, values in enumerate(cleaned)
         ]
     return [task for task in created if task is not None]
+
+
+def add_note(session: Session, *, user_id: uuid.UUID, ref: str, text: str) -> Task:
+    """Append a note to a task: a change of the task like any other (undo removes it)."""
+    text = clean_note(text)
+    with writing(session, user_id=user_id, verb="note") as change:
+        task = owned_task(session, user_id, ref, lock=True)
+        notes = _current(task, {}, "notes")
+        new = {"id": uuid.uuid4(), "created_at": utcnow(), "text": text}
+        written = write_task(session, change, task, {"notes": [*notes, new]})
+    assert written is not None
+    return written
 
 
 def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> Task:
@@ -143,6 +237,7 @@ def update_task(
     ref: str,
     changes: TaskUpdate,
     expected_version: int | None = None,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Task:
     """Change only the fields present in `changes` (set explicitly, even to None).
 
@@ -150,11 +245,11 @@ def update_task(
     a mismatch changes nothing. The row is locked while it is compared and written, so
     of two racing writers with the same expectation exactly one wins.
     """
-    values = _update_values(changes)
+    values = _update_values(changes, zone)
     with writing(session, user_id=user_id, verb="edit") as change:
         task = owned_task(session, user_id, ref, lock=True)
         _check_version(task, expected_version)
-        written = write_task(session, change, task, values)
+        written = write_task(session, change, task, _with_tag_changes(task, values))
     assert written is not None
     return written
 
@@ -197,23 +292,26 @@ def _set_completed(
     return tasks
 
 
-def _update_values(changes: TaskUpdate) -> dict[str, Any]:
-    given = changes.model_fields_set
+def _update_values(changes: TaskUpdate, zone: ZoneInfo) -> dict[str, Any]:
+    given = {name: getattr(changes, name) for name in changes.model_fields_set}
     if not given:
         raise ValidationError("nothing to change: give a title, a description or a status")
-    values: dict[str, Any] = {}
-    if "title" in given:
-        if changes.title is None:
-            raise ValidationError("title must not be empty", details={"field": "title"})
-        values["title"] = clean_title(changes.title)
-    if "description" in given:
-        values["description"] = clean_description(changes.description)
-    if "is_completed" in given:
-        if changes.is_completed is None:
-            raise ValidationError(
-                "is_completed must be true or false", details={"field": "is_completed"}
-            )
-        values["is_completed"] = changes.is_completed
+    if "tags" in given and given.keys() & {"add_tags", "remove_tags"}:
+        raise ValidationError(
+            "give tags, or add_tags / remove_tags, not both", details={"field": "tags"}
+        )
+    return clean_task_fields(given, zone=zone, now=utcnow())
+
+
+def _with_tag_changes(task: Task, values: dict[str, Any]) -> dict[str, Any]:
+    """`add_tags` / `remove_tags` applied to the task's tags as they are (it is locked)."""
+    added, removed = values.pop("add_tags", []), values.pop("remove_tags", [])
+    if set(added) & set(removed):
+        raise ValidationError(
+            "a tag cannot be added and removed at once", details={"field": "tags"}
+        )
+    if added or removed:
+        values["tags"] = sorted((set(task.tags) | set(added)) - set(removed))
     return values
 
 

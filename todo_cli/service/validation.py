@@ -5,9 +5,19 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from todo_cli.errors import ValidationError
 from todo_cli.models import TITLE_MAX_LENGTH, USER_NAME_MAX_LENGTH
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from todo_cli.service.dates import When
+
+_T = TypeVar("_T")
 
 # A description is a note, not a document store. 100,000 characters is about 40 pages of
 # text, far more than any task needs, and keeps one row well under a megabyte.
@@ -114,3 +124,141 @@ def as_uuid(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+# --- task attributes ------------------------------------------------------------------------
+#
+# Each input field of TaskCreate / TaskUpdate and the stored values it becomes. The one
+# place a new field's input rule goes.
+
+
+def clean_task_fields(
+    fields: Mapping[str, Any], *, zone: ZoneInfo, now: datetime
+) -> dict[str, Any]:
+    """The stored values of the given input fields (`TaskCreate`/`TaskUpdate` names)."""
+    values: dict[str, Any] = {}
+    for name, value in fields.items():
+        values.update(_CLEANERS[name](value, zone, now))
+    return values
+
+
+def _title(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
+    if value is None:
+        raise ValidationError("title must not be empty", details={"field": "title"})
+    return {"title": clean_title(value)}
+
+
+def _description(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
+    return {"description": clean_description(value)}
+
+
+def _completed(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
+    if not isinstance(value, bool):
+        raise ValidationError(
+            "is_completed must be true or false", details={"field": "is_completed"}
+        )
+    return {"is_completed": value}
+
+
+def _when(field: str, value: Any, zone: ZoneInfo, now: datetime) -> When | None:
+    from todo_cli.service.dates import parse_when
+
+    if value is None:
+        return None
+    check_text(value, field)
+    try:
+        return parse_when(value, now=now, zone=zone)
+    except ValidationError as error:
+        raise ValidationError(
+            f"{field}: {error.message}", details={**error.details, "field": field}
+        ) from None
+
+
+def _due(value: Any, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
+    when = _when("due", value, zone, now)
+    if when is None:
+        return {"due": None, "due_date": None}
+    return {"due": when.instant, "due_date": when.day}
+
+
+def _wait(value: Any, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
+    when = _when("wait", value, zone, now)
+    return {"wait": when.instant if when is not None else None}
+
+
+def _priority(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
+    from todo_cli.models import NO_PRIORITY, PRIORITIES
+    from todo_cli.service.attributes import parse_priority
+
+    if value is None:
+        return {"priority": NO_PRIORITY}
+    return {"priority": PRIORITIES[_attribute(parse_priority, value, "priority")]}
+
+
+def _project(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
+    from todo_cli.service.attributes import clean_project
+
+    if value is None:
+        return {"project": None}
+    return {"project": _attribute(clean_project, value, "project")}
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    """Tags as stored: each checked, duplicates dropped, sorted."""
+    from todo_cli.service.attributes import clean_tag
+
+    return sorted({_attribute(clean_tag, tag, "tags") for tag in tags})
+
+
+def _tags(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
+    return {"tags": clean_tags(value or [])}
+
+
+def _tag_changes(field: str) -> Callable[[Any, ZoneInfo, datetime], dict[str, Any]]:
+    def clean(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
+        return {field: clean_tags(value or [])}
+
+    return clean
+
+
+def _attribute(clean: Callable[[str], _T], value: str, field: str) -> _T:
+    check_text(value, field)
+    try:
+        return clean(value)
+    except ValidationError as error:
+        raise ValidationError(error.message, details={**error.details, "field": field}) from None
+
+
+_CLEANERS: dict[str, Callable[[Any, ZoneInfo, datetime], dict[str, Any]]] = {
+    "title": _title,
+    "description": _description,
+    "is_completed": _completed,
+    "due": _due,
+    "wait": _wait,
+    "priority": _priority,
+    "project": _project,
+    "tags": _tags,
+    "add_tags": _tag_changes("add_tags"),
+    "remove_tags": _tag_changes("remove_tags"),
+}
+
+
+def clean_note(text: str) -> str:
+    from todo_cli.models import NOTE_MAX_LENGTH
+
+    check_text(text, "note")
+    text = text.strip()
+    if not text:
+        raise ValidationError("a note must not be empty", details={"field": "note"})
+    if len(text) > NOTE_MAX_LENGTH:
+        raise ValidationError(
+            f"a note must be at most {NOTE_MAX_LENGTH} characters (got {len(text)})",
+            details={"field": "note", "max_length": NOTE_MAX_LENGTH},
+        )
+    return text
+
+
+def search_text(title: str, description: str | None) -> str:
+    """What text search reads: title and description, Unicode case-folded (`ÉTÉ` finds
+    `été` on SQLite too, whose LIKE folds ASCII only)."""
+    return f"{title}\n{description or ''}".casefold()
