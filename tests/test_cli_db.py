@@ -10,11 +10,12 @@ import pytest
 
 from tests.cli import invoke
 from todo_cli import __version__, db
+from todo_cli.cli.serve import DISTRIBUTION
 from todo_cli.config import DatabaseURL
 
 
 def test_version_matches_the_installed_distribution() -> None:
-    assert __version__ == version("todo-cli")
+    assert __version__ == version(DISTRIBUTION)
     code, out, _ = invoke("--version")
     assert (code, out) == (0, f"todo {__version__}\n")
 

@@ -9,7 +9,10 @@ import typer
 
 from todo_cli.errors import ConfigError, ValidationError
 
-INSTALL_HINT = 'pip install "todo-cli[api]"'
+# The name on PyPI; the import package (`todo_cli`) and the command (`todo`) differ from it
+# because `todo-cli` there is someone else's project. A test holds this to pyproject.toml.
+DISTRIBUTION = "todo-shared-tasks"
+INSTALL_HINT = f'pip install "{DISTRIBUTION}[api]"'
 
 
 def require_api_extra(*modules: str) -> None:
