@@ -100,8 +100,8 @@ UNREACHABLE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("token", "create"): ("--user", "alice"),
 }
 # `todo serve` runs a server: it has no output to give as JSON, and its refusals are
-# covered by tests/test_cli_serve.py.
-NO_JSON = {("serve",)}
+# covered by tests/test_cli_serve.py. `todo help` prints help, which is for people.
+NO_JSON = {("serve",), ("help",)}
 # `todo config` never connects: its error is a setting that cannot be read.
 CONFIG_ERROR_ENV = {"TODO_CONNECT_TIMEOUT": "soon"}
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup
+from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanCommand, LeanGroup
 
 if TYPE_CHECKING:
     from todo_cli.config import DatabaseURL
@@ -19,11 +19,15 @@ db_app = typer.Typer(
 )
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", cls=LeanCommand)
 def upgrade(
     revision: Annotated[
         str,
-        typer.Argument(help="Target revision. Example: todo db upgrade head"),
+        typer.Argument(
+            metavar="REVISION",
+            show_default=False,
+            help="Target revision (default: head, the latest). Example: todo db upgrade head",
+        ),
     ] = "head",
     json: JsonOption = False,
 ) -> None:
@@ -42,11 +46,15 @@ def upgrade(
     _report(url, json)
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", cls=LeanCommand)
 def downgrade(
     revision: Annotated[
         str,
-        typer.Argument(help="Target revision; 'base' removes every table. Example: -1"),
+        typer.Argument(
+            metavar="REVISION",
+            show_default=False,
+            help="Target revision; 'base' removes every table. Example: -1",
+        ),
     ],
     json: JsonOption = False,
 ) -> None:
@@ -63,7 +71,7 @@ def downgrade(
     _report(url, json)
 
 
-@db_app.command("current")
+@db_app.command("current", cls=LeanCommand)
 def current(json: JsonOption = False) -> None:
     """Show the schema revision of the database and the one this todo needs.
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, UserOption, acting_user
+from todo_cli.cli._common import JsonOption, UserOption, acting_user, whole_number
 from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def list_tasks(
         typer.Option(
             "--limit",
             "-n",
-            min=0,
             metavar="N",
+            parser=whole_number(minimum=0),
             show_default=False,
             help=f"Show at most N tasks (default: {DEFAULT_LIST_LIMIT} in the table, "
             "all with --json). Example: --limit 100",

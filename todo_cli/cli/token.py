@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup, database
+from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanCommand, LeanGroup, database
 from todo_cli.cli.serve import require_api_extra
 
 token_app = typer.Typer(
@@ -17,19 +17,23 @@ token_app = typer.Typer(
 )
 
 
-@token_app.command("create")
+@token_app.command("create", cls=LeanCommand)
 def create(
     user: Annotated[
         str,
         typer.Option(
-            "--user", "-u", help="The user the token acts for (name or UUID). Example: --user alice"
+            "--user",
+            "-u",
+            metavar="NAME_OR_UUID",
+            help="The user the token acts for (name or UUID). Example: --user alice",
         ),
     ],
     ttl: Annotated[
         str,
         typer.Option(
+            metavar="DURATION",
             help="How long the token stays valid: 30d, 12h, 90m, 3600s, 2w (≤ 365d). "
-            "Example: --ttl 12h"
+            "Example: --ttl 12h",
         ),
     ] = "30d",
     json: JsonOption = False,
