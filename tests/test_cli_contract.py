@@ -212,7 +212,7 @@ def test_every_exit_code_of_the_spec(
         raise RuntimeError("a bug, with internals: hunter2")
 
     with monkeypatch.context() as patched:
-        patched.setattr(service, "list_tasks", broken)
+        patched.setattr(service, "iter_tasks", broken)  # what a piped `todo list` reads
         run("list")  # 1: unexpected
     monkeypatch.setenv("TODO_DATABASE_URL", UNREACHABLE)
     monkeypatch.setenv("TODO_CONNECT_TIMEOUT", "0.5")
@@ -507,7 +507,7 @@ def test_piped_human_output_has_no_escape_codes(alice: User, session: Session) -
         done = run_todo(*args)
         assert (done.returncode, done.stderr) == (0, ""), args
         assert "\x1b" not in done.stdout, args
-    assert "… and 10 more" in run_todo("list", "--all").stdout
+    assert len(run_todo("list", "--all").stdout.splitlines()) == 1 + 40  # piped: every row
 
 
 def test_a_reader_that_stops_early_gets_no_error_noise(alice: User, session: Session) -> None:
