@@ -8,6 +8,9 @@ import typer
 
 from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanCommand, LeanGroup, database
 from todo_cli.cli.serve import require_api_extra
+from todo_cli.tokens import CLOCK_SKEW
+
+LEEWAY_SECONDS = int(CLOCK_SKEW.total_seconds())
 
 token_app = typer.Typer(
     cls=LeanGroup,
@@ -32,7 +35,8 @@ def create(
         str,
         typer.Option(
             metavar="DURATION",
-            help="How long the token stays valid: 30d, 12h, 90m, 3600s, 2w (≤ 365d). "
+            help="How long the token stays valid: 30d, 12h, 90m, 3600s, 2w (≤ 365d). The "
+            f"server accepts it for {LEEWAY_SECONDS} seconds more, for clocks that disagree. "
             "Example: --ttl 12h",
         ),
     ] = "30d",
