@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from importlib.metadata import version
 
 import pytest
 
 from tests.cli import invoke
+from tests.terminal import TODO, run_on_terminal
 from todo_cli import __version__, db
+from todo_cli.cli.serve import DISTRIBUTION
 from todo_cli.config import DatabaseURL
 
 
 def test_version_matches_the_installed_distribution() -> None:
-    assert __version__ == version("todo-cli")
+    assert __version__ == version(DISTRIBUTION)
     code, out, _ = invoke("--version")
     assert (code, out) == (0, f"todo {__version__}\n")
 
@@ -31,14 +35,95 @@ def test_upgrade_current_downgrade(
     for _ in range(2):
         code, out, err = invoke("db", "upgrade")
         assert (code, err) == (0, "")
-        assert f"revision {db.HEAD_REVISION} (up to date)" in out
+    code, out, _ = invoke("db", "current")
+    assert out == f"{url.masked}: revision {db.HEAD_REVISION} (up to date)\n"
 
     code, out, _ = invoke("db", "current", "--json")
     head = db.HEAD_REVISION
     assert json.loads(out) == {"revision": head, "head": head, "database": url.masked}
 
-    code, out, _ = invoke("db", "downgrade", "base")
-    assert code == 0 and "revision none" in out
+    code, out, _ = invoke("db", "downgrade", "base", "--yes")
+    assert (code, out) == (0, f"Downgraded {head} → none on {url.masked}\n")
+    assert json.loads(invoke("db", "current", "--json")[1])["revision"] is None
+
+
+def todo_db(url: DatabaseURL, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `todo db ARGS` on `url`, from a script (stdin not a terminal)."""
+    return subprocess.run(
+        [str(TODO), "db", *args],
+        env={**os.environ, "TODO_DATABASE_URL": url.reveal()},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_upgrade_says_what_it_did(new_database: Callable[[str], DatabaseURL], backend: str) -> None:
+    url = new_database(backend)
+    first, head = db.SCHEMA_REVISIONS[0], db.HEAD_REVISION
+    steps = [
+        ((first,), f"Upgraded none → {first} on {url.masked} (head is {head})\n"),
+        ((), f"Upgraded {first} → {head} on {url.masked}\n"),
+        ((), f"Already at {head} on {url.masked}\n"),
+        (("head",), f"Already at {head} on {url.masked}\n"),
+    ]
+    for args, said in steps:
+        done = todo_db(url, "upgrade", *args)
+        assert (done.returncode, done.stdout, done.stderr) == (0, said, ""), args
+    report = json.loads(todo_db(url, "upgrade", "--json").stdout)
+    assert report == {"revision": head, "head": head, "database": url.masked}
+
+
+def test_downgrade_without_a_terminal_needs_yes_and_changes_nothing(
+    new_database: Callable[[str], DatabaseURL], backend: str
+) -> None:
+    url = new_database(backend)
+    db.upgrade(url)
+    head = db.HEAD_REVISION
+    done = todo_db(url, "downgrade", "base")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"Error: Taking the schema of {url.masked} from {head} back to base can drop tables "
+        "and their data, so it needs confirmation; pass --yes.\n"
+    )
+    assert db.revision_of(url) == head
+    body = json.loads(todo_db(url, "downgrade", "base", "--json").stderr)
+    assert body["error"]["code"] == "VALIDATION_ERROR" and db.revision_of(url) == head
+    done = todo_db(url, "downgrade", "base", "-y")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert db.revision_of(url) is None
+    # Nothing to take back: nothing to confirm.
+    assert todo_db(url, "downgrade", "base").stdout == f"Already at none on {url.masked}\n"
+
+
+@pytest.mark.parametrize(("answer", "confirmed"), [("y\n", True), ("n\n", False), ("\n", False)])
+def test_downgrade_asks_on_a_terminal(
+    new_database: Callable[[str], DatabaseURL], backend: str, answer: str, confirmed: bool
+) -> None:
+    url = new_database(backend)
+    db.upgrade(url)
+    head = db.HEAD_REVISION
+    question = (
+        f"Take the schema of {url.masked} from {head} back to base? "
+        "Tables it drops lose their data. [y/N] "
+    )
+    screen = run_on_terminal(
+        "db",
+        "downgrade",
+        "base",
+        env={**os.environ, "TODO_DATABASE_URL": url.reveal(), "NO_COLOR": "1"},
+        answer=(question, answer),
+    )
+    assert question in screen.plain
+    if confirmed:
+        assert screen.returncode == 0
+        assert f"Downgraded {head} → none on {url.masked}\n" in screen.plain
+        assert db.revision_of(url) is None
+    else:
+        assert screen.returncode == 2
+        assert f"Error: Not confirmed; the schema was left at {head}.\n" in screen.plain
+        assert db.revision_of(url) == head
 
 
 def test_bad_revision_is_exit_2_with_one_sentence(
@@ -93,7 +178,7 @@ def test_migration_errors_name_the_direct_url_they_used(
     monkeypatch.setenv("TODO_CONNECT_TIMEOUT", "0.5")
     for command in (["db", "upgrade"], ["db", "current"], ["db", "downgrade", "base"]):
         code, _, err = invoke(*command)
-        assert code == 5, err
+        assert code == 5, err  # before any question: the database is read first
         assert "Cannot reach the database at postgresql+psycopg://bob:***@127.0.0.1:9/x" in err
         assert "DirectPw" not in err
 

@@ -38,7 +38,7 @@ def test_serve_without_the_api_extra_says_how_to_install_it(
     assert (code, out) == (5, "")
     assert err == (
         "Error: This needs the api extra (uvicorn is not installed); "
-        'install it with: pip install "todo-cli[api]"\n'
+        'install it with: pip install "todo-shared-tasks[api]"\n'
     )
 
 

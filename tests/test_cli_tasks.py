@@ -16,7 +16,6 @@ from sqlmodel import Session, col
 from tests.cli import as_json, invoke
 from tests.conftest import TASK_FIELDS
 from todo_cli import service
-from todo_cli.cli.tasks import DEFAULT_LIST_LIMIT
 from todo_cli.config import DatabaseURL
 from todo_cli.models import Task, TaskCreate, User
 
@@ -102,18 +101,19 @@ def test_list_table_is_plain_when_piped(alice: User) -> None:
     assert all(line == line.rstrip() for line in lines)
 
 
-def test_list_shows_a_page_and_says_how_many_more(alice: User, session: Session) -> None:
-    for number in range(DEFAULT_LIST_LIMIT + 5):
+def test_piped_list_prints_every_matching_row_and_nothing_else(
+    alice: User, session: Session
+) -> None:
+    for number in range(45):
         service.create_task(session, user_id=alice.id, task=TaskCreate(title=f"task {number + 1}"))
     code, out, _ = invoke("list")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 1 + DEFAULT_LIST_LIMIT + 1
-    assert lines[-1] == f"… and 5 more (todo list --limit {DEFAULT_LIST_LIMIT + 5}, or --json)"
+    assert code == 0 and len(lines) == 1 + 45
+    assert [line.split()[0] for line in lines[1:]] == [str(n) for n in range(45, 0, -1)]
     code, out, _ = invoke("list", "--limit", "2", "--all")
-    assert out.splitlines()[-1] == f"… and {DEFAULT_LIST_LIMIT + 3} more " + (
-        f"(todo list --all --limit {DEFAULT_LIST_LIMIT + 5}, or --json)"
-    )
-    assert len(as_json("list")) == DEFAULT_LIST_LIMIT + 5
+    assert [line.split()[0] for line in out.splitlines()] == ["#", "45", "44"]
+    assert invoke("list", "--limit", "0") == (0, "", "")
+    assert len(as_json("list")) == 45
 
 
 @pytest.mark.parametrize(

@@ -97,4 +97,4 @@ def test_without_the_api_extra_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "jwt", None)
     code, out, err = invoke("token", "create", "--user", "alice")
     assert (code, out) == (5, "")
-    assert 'pip install "todo-cli[api]"' in err and "jwt" in err
+    assert 'pip install "todo-shared-tasks[api]"' in err and "jwt" in err

@@ -101,3 +101,37 @@ def test_clocks_may_disagree_by_a_few_seconds_but_not_more() -> None:
     )
     with pytest.raises(Unauthorized, match="expired"):
         tokens.verify_token(KEY, just_expired)
+
+
+def test_a_1s_token_is_refused_once_its_leeway_is_over() -> None:
+    """`--ttl 1s` is one second plus the clock-skew leeway, and not a moment longer.
+
+    Tokens are minted in the past instead of slept on: one whose leeway ran out two
+    seconds ago, and one with five seconds of leeway left.
+    """
+    user_id = uuid.uuid4()
+    ttl = tokens.parse_ttl("1s")
+    now = datetime.now(UTC)
+    over, _ = tokens.mint_token(
+        KEY, user_id=user_id, ttl=ttl, now=now - ttl - tokens.CLOCK_SKEW - timedelta(seconds=2)
+    )
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.verify_token(KEY, over)
+    within, _ = tokens.mint_token(
+        KEY, user_id=user_id, ttl=ttl, now=now - ttl - tokens.CLOCK_SKEW + timedelta(seconds=5)
+    )
+    assert tokens.verify_token(KEY, within) == user_id
+
+
+def test_the_leeway_is_documented_where_tokens_are_made() -> None:
+    from pathlib import Path
+
+    from tests.cli import invoke
+
+    seconds = int(tokens.CLOCK_SKEW.total_seconds())
+    code, out, _ = invoke("token", "create", "--help")
+    assert code == 0
+    assert f"The server accepts it for {seconds} seconds more" in " ".join(out.split())
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    authentication = readme.split("## Authentication", 1)[1].split("\n## ", 1)[0]
+    assert f"{seconds} seconds past its expiry" in " ".join(authentication.split())

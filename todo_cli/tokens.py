@@ -25,7 +25,8 @@ ALGORITHM = "HS256"
 # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
 MIN_SECRET_BYTES = 32
 # Tolerance for clocks that disagree between the machine that minted a token and the
-# server (an `iat` a few seconds in the future would otherwise be refused).
+# server (an `iat` a few seconds in the future would otherwise be refused). It also means
+# a token is accepted this long past its `exp`: README and `todo token create --help` say so.
 CLOCK_SKEW = timedelta(seconds=30)
 # A token cannot be revoked short of rotating the secret, so its life is bounded.
 MAX_TTL = timedelta(days=365)

@@ -1,4 +1,4 @@
-"""The optional HTTP API (`pip install "todo-cli[api]"`): `create_app()` builds it.
+"""The optional HTTP API (`pip install "todo-shared-tasks[api]"`): `create_app()` builds it.
 
 Importing this package loads FastAPI; the CLI imports it only inside `todo serve`.
 """

@@ -13,16 +13,29 @@ from typing import Annotated, Any
 import typer
 
 from todo_cli import __version__
-from todo_cli.cli._common import PLAIN_HELP, LeanGroup, as_user_error, debug_enabled, wants_json
+from todo_cli.cli._common import (
+    CONTEXT_SETTINGS,
+    PLAIN_HELP,
+    LeanCommand,
+    LeanGroup,
+    as_user_error,
+    debug_enabled,
+    wants_json,
+)
 from todo_cli.errors import ExitCode, ValidationError
 
 _ARGS_KEY = "todo.args"
+# What bare `todo` runs, as Taskwarrior's `task` runs its default report (SPEC: `todo next`
+# once that report exists).
+DEFAULT_COMMAND = "list"
 
 
 class _TodoGroup(LeanGroup):
     """The one place where errors become stderr text and an exit code."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        if not args and not ctx.resilient_parsing:  # shell completion must see no command
+            args = [DEFAULT_COMMAND]
         # Kept for `invoke`: a usage error can strike before `--json` itself is parsed.
         ctx.meta[_ARGS_KEY] = list(args)
         return super().parse_args(ctx, args)
@@ -64,7 +77,8 @@ def _json_requested(ctx: typer.Context) -> bool:
 app = typer.Typer(
     cls=_TodoGroup,
     name="todo",
-    no_args_is_help=True,
+    no_args_is_help=False,
+    context_settings=CONTEXT_SETTINGS,
     rich_markup_mode=PLAIN_HELP,
     pretty_exceptions_show_locals=False,
 )
@@ -90,8 +104,41 @@ def _root(
 ) -> None:
     """A fast task manager for the terminal, backed by SQLite or PostgreSQL.
 
+    Without a command, runs `todo list`.
+
     Example: todo add "Buy milk" && todo list
     """
+
+
+def help_command(
+    ctx: typer.Context,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="COMMAND",
+            show_default=False,
+            help="The command to explain, as typed after todo. Example: todo help user rm",
+        ),
+    ] = None,
+) -> None:
+    """Show the help of COMMAND (the same as todo COMMAND --help), or of todo itself.
+
+    Example: todo help add
+    """
+    root = ctx.find_root()
+    group: Any = root.command
+    current = root
+    for word in command or []:
+        found = group.get_command(current, word) if hasattr(group, "get_command") else None
+        if found is None:
+            path = " ".join(("todo", *(command or [])))
+            raise ValidationError(
+                f"There is no command `{path}`; `todo --help` lists them.",
+                details={"field": "command"},
+            )
+        current = found.make_context(word, [], parent=current, resilient_parsing=True)
+        group = found
+    typer.echo(current.get_help(), color=ctx.color)
 
 
 def _register() -> None:
@@ -113,15 +160,16 @@ def _register() -> None:
         ("history", history.history),
         ("log", history.log),
     ):
-        app.command(name)(command)
-    users.user_app.command("add")(users.add_user)
-    users.user_app.command("list")(users.list_users)
-    users.user_app.command("rm")(users.remove_user)
+        app.command(name, cls=LeanCommand)(command)
+    users.user_app.command("add", cls=LeanCommand)(users.add_user)
+    users.user_app.command("list", cls=LeanCommand)(users.list_users)
+    users.user_app.command("rm", cls=LeanCommand)(users.remove_user)
     app.add_typer(users.user_app, name="user")
-    app.command("config")(settings.show_config)
+    app.command("config", cls=LeanCommand)(settings.show_config)
     app.add_typer(db_app, name="db")
-    app.command("serve")(serve)
+    app.command("serve", cls=LeanCommand)(serve)
     app.add_typer(token_app, name="token")
+    app.command("help", cls=LeanCommand)(help_command)
 
 
 _register()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from todo_cli._startup import resume_gc
 from todo_cli.errors import ExitCode, TodoError, ValidationError
@@ -38,6 +38,9 @@ FALLBACK_USER_NAME = "me"
 # all day. Task output (tables, colours) is Rich as ever.
 PLAIN_HELP = None
 
+# `-h` is `--help` on every command (SPEC); subcommands inherit it from the root's context.
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
 _COMPLETION_EXAMPLES = {
     "install_completion": "Example: todo --install-completion",
     "show_completion": "Example: todo --show-completion >> ~/.bashrc",
@@ -60,7 +63,8 @@ class LeanGroup(TyperGroup):
             # plain formatter would send it to stderr as an error instead.
             typer.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(ExitCode.USAGE)
-        return super().parse_args(ctx, args)
+        with _sensible_usage_errors(self, ctx):
+            return super().parse_args(ctx, args)
 
     def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
         params: list[Any] = super().get_params(ctx)
@@ -71,6 +75,151 @@ class LeanGroup(TyperGroup):
             if example is not None and example not in (param.help or ""):
                 param.help = f"{param.help or ''} {example}".strip()
         return params
+
+
+class LeanCommand(TyperCommand):
+    """A command whose help speaks in words and whose usage errors make sense to a person.
+
+    Typer's plain help labels every argument with its Python type (`TITLE <list[str]>`)
+    and writes a required one as `{TITLE}`; here arguments read as Click's do (`TITLE…`,
+    `[REVISION]`), and options name their value by metavar (a test checks that each has
+    one). An unknown option suggests only options that look like it, and an option that
+    takes one value is refused when given twice instead of silently keeping the last.
+    Every command is registered with `cls=LeanCommand`.
+    """
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
+        params: list[Any] = super().get_params(ctx)
+        for param in params:
+            if type(param) is TyperArgument:
+                # Same object, two display methods replaced; Typer offers no hook for them.
+                param.__class__ = _WordArgument
+        return params
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        with _sensible_usage_errors(self, ctx):
+            return super().parse_args(ctx, args)
+
+    def make_parser(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        parser: Any = super().make_parser(ctx)  # its parse_args is wrapped, not replaced
+        parse = parser.parse_args
+
+        def parse_once(args: list[str]) -> Any:
+            opts, rest, order = parse(args=args)
+            _refuse_repeated_values(ctx, order)
+            return opts, rest, order
+
+        parser.parse_args = parse_once
+        return parser
+
+
+class _WordArgument(TyperArgument):
+    """An argument shown by its name alone: `TITLE…` in help and usage, no Python type."""
+
+    def _name_in_words(self) -> str:
+        return self.display_name_raw + ("…" if self.nargs != 1 else "")
+
+    def _rich_display_name(self) -> str:
+        return self._name_in_words()
+
+    def _usage_display_name(self) -> str:
+        return self._name_in_words() if self.required else f"[{self._name_in_words()}]"
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+class _GivenTwice(typer.BadParameter):
+    """A usage error (exit 2) worded as a whole sentence, not "Invalid value for …"."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def _refuse_repeated_values(ctx: typer.Context, order: Iterable[Any]) -> None:
+    """`-d a -d b` would keep only `b`: refuse it, so no text is silently dropped."""
+    seen: set[str] = set()
+    for param in order:
+        if not isinstance(param, TyperOption) or param.multiple or param.count:
+            continue
+        if param.is_flag:  # `--json --json` asks for the same thing twice: harmless
+            continue
+        name = param.name or ""
+        if name in seen:
+            spelled = " / ".join(param.opts + param.secondary_opts)
+            raise _GivenTwice(
+                f"Option {spelled} was given more than once; it takes one value, so give it once "
+                "(quote a value that has spaces).",
+                ctx=ctx,
+                param=param,
+            )
+        seen.add(name)
+
+
+@contextmanager
+def _sensible_usage_errors(command: Any, ctx: typer.Context) -> Iterator[None]:
+    """Reword Click's unknown-option error: suggest only options that look like the typo.
+
+    Click lists any option whose spelling is loosely similar, so `todo add --due x` used
+    to say "Possible options: --user". Here a suggestion must share a prefix or most of
+    its letters with what was typed; otherwise the error only says the option is unknown
+    (the usage line and `--help` pointer follow it anyway).
+    """
+    try:
+        yield
+    except typer.TyperException as exc:
+        typed = getattr(exc, "option_name", None)
+        if isinstance(typed, str) and hasattr(exc, "possibilities"):
+            known = [
+                name
+                for param in command.get_params(ctx)
+                for name in (*param.opts, *getattr(param, "secondary_opts", ()))
+                if name.startswith("--")
+            ]
+            close = close_options(typed, known)
+            exc.possibilities = None
+            exc.message = f"{exc.message.rstrip('.')}." + (
+                f" Did you mean {' or '.join(close)}?" if close else ""
+            )
+        raise
+
+
+def close_options(typed: str, known: Iterable[str]) -> list[str]:
+    """Options that look like a mistyped one: a prefix of it, or most of its letters."""
+    import difflib  # only on this error path
+
+    word = typed.split("=", 1)[0].lstrip("-").lower()
+    found = []
+    for name in known:
+        candidate = name.lstrip("-")
+        if len(word) >= 2 and candidate.startswith(word):
+            found.append(name)
+        elif difflib.SequenceMatcher(None, word, candidate).ratio() >= 0.75:
+            found.append(name)
+    return sorted(set(found))
+
+
+def whole_number(*, minimum: int, maximum: int | None = None) -> Callable[[str | int], int]:
+    """A parser for an integer option that says what is wrong in words.
+
+    Typer's own coercion answers in pydantic's words ("unable to parse string as an
+    integer") and shows ranges as `[x>=0]`; this checks the same things and says
+    "'many' is not a whole number; give one of 0 or more".
+    """
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of {minimum} or more"
+
+    def parse(text: str | int) -> int:
+        if isinstance(text, int):  # the option's default, which Typer passes through too
+            return text
+        cleaned = text.strip()
+        if not re.fullmatch(r"[+-]?[0-9]+", cleaned):
+            raise typer.BadParameter(f"{text!r} is not a whole number; give one {bounds}.")
+        value = int(cleaned)
+        if value < minimum or (maximum is not None and value > maximum):
+            raise typer.BadParameter(f"{value} is out of range; give a whole number {bounds}.")
+        return value
+
+    return parse
 
 
 def _remember_json(ctx: typer.Context, value: bool) -> bool:

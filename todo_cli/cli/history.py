@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, UserOption, acting_user
+from todo_cli.cli._common import JsonOption, UserOption, acting_user, whole_number
 
 if TYPE_CHECKING:
     from todo_cli.service import Logged
@@ -22,8 +22,9 @@ LimitOption = Annotated[
     typer.Option(
         "--limit",
         "-n",
-        min=0,
         metavar="N",
+        parser=whole_number(minimum=0),
+        show_default=False,
         help=f"Show at most N changes (default {DEFAULT_HISTORY_LIMIT}). Example: --limit 50",
     ),
 ]
@@ -34,6 +35,7 @@ def undo(
         int | None,
         typer.Argument(
             metavar="[ID]",
+            parser=whole_number(minimum=1),
             show_default=False,
             help="The change to revert (see todo history); default: the latest one. Example: 42",
         ),

@@ -7,9 +7,13 @@ from typing import Annotated
 
 import typer
 
+from todo_cli.cli._common import whole_number
 from todo_cli.errors import ConfigError, ValidationError
 
-INSTALL_HINT = 'pip install "todo-cli[api]"'
+# The name on PyPI; the import package (`todo_cli`) and the command (`todo`) differ from it
+# because `todo-cli` there is someone else's project. A test holds this to pyproject.toml.
+DISTRIBUTION = "todo-shared-tasks"
+INSTALL_HINT = f'pip install "{DISTRIBUTION}[api]"'
 
 
 def require_api_extra(*modules: str) -> None:
@@ -39,17 +43,26 @@ def serve(
     host: Annotated[
         str,
         typer.Option(
+            metavar="ADDRESS",
             help="Address to listen on; the default accepts local connections only. "
-            "Example: --host 0.0.0.0"
+            "Example: --host 0.0.0.0",
         ),
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Port to listen on. Example: --port 8080")
+        int,
+        typer.Option(
+            metavar="PORT",
+            parser=whole_number(minimum=0, maximum=65535),
+            help="Port to listen on, 0–65535 (0: any free port). Example: --port 8080",
+        ),
     ] = 8000,
     workers: Annotated[
         int,
         typer.Option(
-            min=1, help="Worker processes (each with its own connection pool). Example: --workers 2"
+            metavar="N",
+            parser=whole_number(minimum=1),
+            help="Worker processes, at least 1 (each with its own connection pool). "
+            "Example: --workers 2",
         ),
     ] = 1,
     no_auth: Annotated[

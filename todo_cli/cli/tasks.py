@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, UserOption, acting_user
+from todo_cli.cli._common import JsonOption, UserOption, acting_user, whole_number
 from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from todo_cli.models import Task
-
-# A table longer than a screen or two is not read, only scrolled; `--limit` and `--json`
-# give the rest. Fetching a fixed page also keeps 10,000 pending tasks as fast as 100.
-DEFAULT_LIST_LIMIT = 30
 
 RefsArgument = Annotated[
     list[str],
@@ -106,11 +102,11 @@ def list_tasks(
         typer.Option(
             "--limit",
             "-n",
-            min=0,
             metavar="N",
+            parser=whole_number(minimum=0),
             show_default=False,
-            help=f"Show at most N tasks (default: {DEFAULT_LIST_LIMIT} in the table, "
-            "all with --json). Example: --limit 100",
+            help="Show at most N tasks (default: one screenful on a terminal, all of them "
+            "when piped or with --json). Example: --limit 100",
         ),
     ] = None,
     user: UserOption = None,
@@ -118,7 +114,8 @@ def list_tasks(
 ) -> None:
     """List pending tasks, newest first (--all: every task, --done: completed ones).
 
-    On a terminal the table fits the window; piped, it is plain text.
+    On a terminal the table fits the window, shows one screenful and says how many
+    more there are; piped, it is plain text with every matching row (for grep).
 
     --json streams a JSON array of every matching task.
 
@@ -132,29 +129,37 @@ def list_tasks(
             details={"field": "done"},
         )
     status: service.Status = "all" if show_all else "done" if done else "pending"
-    with acting_user(user) as (session, me):
-        if json:
-            tasks = service.iter_tasks(session, user_id=me.id, status=status, limit=limit)
-            output.stream_json_array(models.task_to_json(task) for task in tasks)
-            return
-        shown = DEFAULT_LIST_LIMIT if limit is None else limit
-        # One row more than shown tells whether there are more, without counting them all.
-        page = service.list_tasks(session, user_id=me.id, status=status, limit=shown + 1)
-        more = 0
-        if len(page) > shown:
-            page = page[:shown]
-            more = service.count_tasks(session, user_id=me.id, status=status) - shown
     flags = {"all": " --all", "done": " --done", "pending": ""}[status]
     empty = {
         "pending": 'No pending tasks. Add one with: todo add "Buy milk"',
         "done": "No completed tasks.",
         "all": 'No tasks yet. Add one with: todo add "Buy milk"',
     }[status]
+    with acting_user(user) as (session, me):
+        if json:
+            tasks = service.iter_tasks(session, user_id=me.id, status=status, limit=limit)
+            output.stream_json_array(models.task_to_json(task) for task in tasks)
+            return
+        if not output.stdout_is_terminal():
+            # A pipe (`| grep`, `| wc -l`) gets every matching row and nothing else.
+            tasks = service.iter_tasks(session, user_id=me.id, status=status, limit=limit)
+            output.print_plain_tasks(tasks, empty=empty if limit != 0 else None)
+            return
+        if limit is None:
+            # One screenful: the header, the rows, and the shell's prompt after them; when
+            # not all fit, one row less, for the line that says how many more there are.
+            room = max(1, output.screen_rows() - 2)
+            page = service.list_tasks(session, user_id=me.id, status=status, limit=room + 1)
+            shown = room if len(page) <= room else max(1, room - 1)
+        else:
+            shown = limit
+            page = service.list_tasks(session, user_id=me.id, status=status, limit=shown + 1)
+        more = 0
+        if len(page) > shown:
+            page = page[:shown]
+            more = service.count_tasks(session, user_id=me.id, status=status) - shown
     output.print_tasks(
-        page,
-        more=more,
-        more_hint=f"todo list{flags} --limit {shown + more}, or --json",
-        empty=empty,
+        page, more=more, more_hint=f"todo list{flags} | less shows them all", empty=empty
     )
 
 

@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
-from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup, database
+from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanCommand, LeanGroup, database
 from todo_cli.cli.serve import require_api_extra
+from todo_cli.tokens import CLOCK_SKEW
+
+LEEWAY_SECONDS = int(CLOCK_SKEW.total_seconds())
 
 token_app = typer.Typer(
     cls=LeanGroup,
@@ -17,19 +20,24 @@ token_app = typer.Typer(
 )
 
 
-@token_app.command("create")
+@token_app.command("create", cls=LeanCommand)
 def create(
     user: Annotated[
         str,
         typer.Option(
-            "--user", "-u", help="The user the token acts for (name or UUID). Example: --user alice"
+            "--user",
+            "-u",
+            metavar="NAME_OR_UUID",
+            help="The user the token acts for (name or UUID). Example: --user alice",
         ),
     ],
     ttl: Annotated[
         str,
         typer.Option(
-            help="How long the token stays valid: 30d, 12h, 90m, 3600s, 2w (≤ 365d). "
-            "Example: --ttl 12h"
+            metavar="DURATION",
+            help="How long the token stays valid: 30d, 12h, 90m, 3600s, 2w (≤ 365d). The "
+            f"server accepts it for {LEEWAY_SECONDS} seconds more, for clocks that disagree. "
+            "Example: --ttl 12h",
         ),
     ] = "30d",
     json: JsonOption = False,

@@ -100,13 +100,13 @@ def _confirm(user: User, task_count: int) -> None:
             f"Deleting {printable(what)} needs confirmation; pass --yes.",
             details={"field": "yes"},
         )
-    if not _ask(f"Delete {printable(what)}?"):
+    if not ask(f"Delete {printable(what)}?"):
         raise ValidationError(
             f"Not confirmed; {printable(what)} were kept.", details={"field": "yes"}
         )
 
 
-def _ask(question: str) -> bool:
+def ask(question: str) -> bool:
     """A yes/no question on stderr, default no.
 
     Not `typer.confirm`: it writes part of the prompt to stdout, which under `--json`
@@ -118,7 +118,10 @@ def _ask(question: str) -> bool:
 
 
 def can_ask() -> bool:
-    """Whether a person can answer a prompt (stdin is a terminal)."""
+    """Whether a person can answer a prompt (stdin is a terminal).
+
+    Also what `todo db downgrade` asks with: one rule for every destructive command.
+    """
     return sys.stdin.isatty()
 
 

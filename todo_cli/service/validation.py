@@ -47,7 +47,8 @@ def check_text(value: str, field: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError(
-            f"{field} must be valid Unicode text (it contains a lone surrogate)",
+            f"{field} is not valid text: it holds bytes that are not UTF-8, or half of a "
+            "two-part character (a lone surrogate)",
             details={"field": field},
         ) from None
 
