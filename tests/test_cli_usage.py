@@ -119,7 +119,7 @@ def test_every_option_that_takes_a_value_names_it() -> None:
 
 
 def test_usage_lines_read_as_words() -> None:
-    assert todo("add", "-h").stdout.startswith("Usage: todo add [OPTIONS] TITLE…\n")
+    assert todo("add", "-h").stdout.startswith("Usage: todo add [OPTIONS] WORDS…\n")
     assert todo("db", "upgrade", "-h").stdout.startswith(
         "Usage: todo db upgrade [OPTIONS] [REVISION]\n"
     )
@@ -131,9 +131,9 @@ def test_usage_lines_read_as_words() -> None:
 
 
 def test_an_unknown_option_is_not_answered_with_a_random_other_option() -> None:
-    done = todo("add", "--due", "x", "Buy milk")
+    done = todo("add", "--colour", "x", "Buy milk")
     assert (done.returncode, done.stdout) == (2, "")
-    assert "Error: No such option: --due.\n" in done.stderr
+    assert "Error: No such option: --colour.\n" in done.stderr
     assert "Possible options" not in done.stderr and "--user" not in done.stderr
     assert "Try 'todo add -h' for help." in done.stderr
 

@@ -41,6 +41,7 @@ WRITERS: dict[str, Call] = {
     "delete_tasks": lambda s, u: service.delete_tasks(s, user_id=u.id, refs=["2"]),
     "undo_change": lambda s, u: service.undo_change(s, user_id=u.id),
     "redo_change": lambda s, u: service.redo_change(s, user_id=u.id),
+    "add_note": lambda s, u: service.add_note(s, user_id=u.id, ref="1", text="called"),
 }
 READERS: dict[str, Call] = {
     "get_task": lambda s, u: service.get_task(s, user_id=u.id, ref="1"),

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         description="Seconds allowed for connecting, retries with backoff included.",
     )
     user: str | None = Field(default=None, description="Acting user (name or UUID).")
+    tz: str | None = Field(
+        default=None,
+        description="IANA time zone the CLI reads and shows dates in (default: the OS's).",
+    )
     debug: bool = Field(default=False, description="Show tracebacks for unexpected errors.")
     api_secret: SecretStr | None = Field(
         default=None, description="HS256 signing secret for API tokens (at least 32 bytes)."

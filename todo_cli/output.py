@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from todo_cli.errors import TodoError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console, RenderableType
+    from rich.text import Text
 
     from todo_cli.models import Task, User
     from todo_cli.service import Logged
@@ -176,18 +179,35 @@ def print_line(text: str, *, style: str = "") -> None:
     _print(Text(text, style=style))
 
 
-def print_done(verb: str, tasks: Sequence[Task]) -> None:
-    """One line per task, saying what happened to it ("Completed task 3: Buy milk")."""
+def print_done(verb: str, tasks: Sequence[Task], *, zone: ZoneInfo | None = None) -> None:
+    """One line per task, saying what happened to it ("Completed task 3: Buy milk"), and
+    the dates it resolved, in `zone` ("Added task 7: Pay rent (due Fri 4 Dec)")."""
     from rich.text import Text
 
     _print(
         *(
             Text.assemble(
-                f"{verb} task ", (str(task.number), "bold cyan"), ": ", printable(task.title)
+                f"{verb} task ",
+                (str(task.number), "bold cyan"),
+                ": ",
+                printable(task.title),
+                _dates(task, zone) if zone is not None else "",
             )
             for task in tasks
         )
     )
+
+
+def _dates(task: Task, zone: ZoneInfo) -> str:
+    from todo_cli.service.dates import When, describe
+
+    now = datetime.now(UTC)
+    said = [
+        f"{label} {describe(When(moment, day), now=now, zone=zone)}"
+        for label, moment, day in (("due", task.due, task.due_date), ("wait", task.wait, None))
+        if moment is not None
+    ]
+    return f" ({', '.join(said)})" if said else ""
 
 
 def print_tasks(tasks: Sequence[Task], *, more: int = 0, more_hint: str = "", empty: str) -> None:
@@ -286,7 +306,7 @@ def screen_rows() -> int:
     return shutil.get_terminal_size().lines
 
 
-def print_task(task: Task) -> None:
+def print_task(task: Task, *, zone: ZoneInfo | None = None) -> None:
     """Every field of one task, labelled, for `todo show`; nothing stored is ever cut.
 
     On a terminal a long value wraps at the window's edge; elsewhere each value is
@@ -299,7 +319,11 @@ def print_task(task: Task) -> None:
     heading = Text.assemble(
         ("Task ", "bold"), (str(task.number), "bold cyan"), (": ", "bold"), printable(task.title)
     )
-    status = Text("done ✓", style="green") if task.is_completed else Text("pending")
+    status = {
+        "done": Text("done ✓", style="green"),
+        "waiting": Text("waiting"),
+        "pending": Text("pending"),
+    }[task.status]
     description = (
         Text(printable(task.description, multiline=True))
         if task.description is not None
@@ -308,6 +332,7 @@ def print_task(task: Task) -> None:
     fields: list[tuple[str, Text]] = [
         ("status", status),
         ("description", description),
+        *_attributes(task, zone or _utc(), now),
         ("id", Text(str(task.id))),
         ("created", Text(_when(task.created_at, now))),
         ("updated", Text(_when(task.updated_at, now))),
@@ -333,6 +358,39 @@ def print_task(task: Task) -> None:
     for label, value in fields:
         grid.add_row(label, value)
     _print(heading, grid, console=console)
+
+
+def _utc() -> ZoneInfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("UTC")
+
+
+def _attributes(task: Task, zone: ZoneInfo, now: datetime) -> list[tuple[str, Text]]:
+    """The attribute rows of `todo show` that the task has, and each note."""
+    from rich.text import Text
+
+    from todo_cli.models import priority_letter
+    from todo_cli.service.dates import When, describe
+
+    rows: list[tuple[str, Text]] = []
+    if task.due is not None:
+        rows.append(("due", Text(describe(When(task.due, task.due_date), now=now, zone=zone))))
+    if task.wait is not None:
+        rows.append(("wait", Text(describe(When(task.wait), now=now, zone=zone))))
+    letter = priority_letter(task.priority)
+    if letter is not None:
+        rows.append(("priority", Text(letter)))
+    if task.project is not None:
+        rows.append(("project", Text(printable(task.project))))
+    if task.tags:
+        rows.append(("tags", Text(" ".join(f"+{printable(tag)}" for tag in task.tags))))
+    if task.completed_at is not None:
+        rows.append(("completed", Text(_when(task.completed_at, now))))
+    for note in task.note_rows:
+        stamp = f"{note.created_at.astimezone(zone):%Y-%m-%d %H:%M}"
+        rows.append(("note", Text(f"{stamp}  {printable(note.text, multiline=True)}")))
+    return rows
 
 
 def print_users(users: Sequence[User]) -> None:

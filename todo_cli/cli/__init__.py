@@ -18,13 +18,15 @@ from todo_cli.cli._common import (
     PLAIN_HELP,
     LeanCommand,
     LeanGroup,
+    WordsCommand,
     as_user_error,
     debug_enabled,
     wants_json,
 )
 from todo_cli.errors import ExitCode, ValidationError
 
-_ARGS_KEY = "todo.args"
+# The command line as typed, kept for the commands that need its `--` (see tasks.add).
+ARGS_KEY = "todo.args"
 # What bare `todo` runs, as Taskwarrior's `task` runs its default report (SPEC: `todo next`
 # once that report exists).
 DEFAULT_COMMAND = "list"
@@ -37,7 +39,7 @@ class _TodoGroup(LeanGroup):
         if not args and not ctx.resilient_parsing:  # shell completion must see no command
             args = [DEFAULT_COMMAND]
         # Kept for `invoke`: a usage error can strike before `--json` itself is parsed.
-        ctx.meta[_ARGS_KEY] = list(args)
+        ctx.meta[ARGS_KEY] = list(args)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
@@ -69,7 +71,7 @@ class _TodoGroup(LeanGroup):
 def _json_requested(ctx: typer.Context) -> bool:
     if wants_json(ctx):
         return True
-    args: list[str] = ctx.meta.get(_ARGS_KEY, [])
+    args: list[str] = ctx.meta.get(ARGS_KEY, [])
     options = args[: args.index("--")] if "--" in args else args
     return "--json" in options
 
@@ -151,7 +153,6 @@ def _register() -> None:
         ("add", tasks.add),
         ("list", tasks.list_tasks),
         ("show", tasks.show),
-        ("edit", tasks.edit),
         ("done", tasks.done),
         ("reopen", tasks.reopen),
         ("rm", tasks.rm),
@@ -161,6 +162,8 @@ def _register() -> None:
         ("log", history.log),
     ):
         app.command(name, cls=LeanCommand)(command)
+    app.command("edit", cls=WordsCommand)(tasks.edit)
+    app.command("note", cls=LeanCommand)(tasks.note)
     users.user_app.command("add", cls=LeanCommand)(users.add_user)
     users.user_app.command("list", cls=LeanCommand)(users.list_users)
     users.user_app.command("rm", cls=LeanCommand)(users.remove_user)

@@ -19,6 +19,8 @@ from todo_cli._startup import resume_gc
 from todo_cli.errors import ExitCode, TodoError, ValidationError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from sqlmodel import Session
 
     from todo_cli.config import DatabaseURL, Settings
@@ -222,6 +224,49 @@ def whole_number(*, minimum: int, maximum: int | None = None) -> Callable[[str |
     return parse
 
 
+# Put before a word that starts with one `-` but is no option of the command (`-errand`,
+# a tag to remove), so that Click reads it as a word instead of a cluster of short
+# options (`-e -r -r -a -n -d`, where `-d` would take the rest as a description). An
+# argument can never hold a NUL, so the mark can never come from a command line.
+WORD_MARK = "\x00"
+
+
+class WordsCommand(LeanCommand):
+    """A command whose arguments are words that may start with `-` (`todo edit 3 -home`)."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        names = {name for param in self.params for name in (*param.opts, *param.secondary_opts)}
+        names.update(ctx.help_option_names)
+        valued = {
+            name
+            for param in self.params
+            if getattr(param, "param_type_name", "") == "option" and not param.is_flag  # type: ignore[attr-defined]
+            for name in param.opts
+        }
+        marked: list[str] = []
+        takes_value = False
+        for position, arg in enumerate(args):
+            if takes_value:
+                marked.append(arg)
+                takes_value = False
+            elif arg == "--":
+                marked.extend(args[position:])
+                break
+            elif (
+                arg.startswith("-") and not arg.startswith("--") and arg != "-" and arg not in names
+            ):
+                marked.append(WORD_MARK + arg)
+            else:
+                marked.append(arg)
+                takes_value = arg in valued
+        return super().parse_args(ctx, marked)
+
+
+def unmarked(words: list[str]) -> list[str]:
+    """The words of a `WordsCommand` as they were typed."""
+    return [word.removeprefix(WORD_MARK) for word in words]
+
+
 def _remember_json(ctx: typer.Context, value: bool) -> bool:
     # ctx.meta is shared by the whole context chain, so the root group's error handler
     # can tell that this command's errors must come out as JSON.
@@ -377,3 +422,29 @@ def login_name() -> str:
 def default_user(settings: Settings) -> str | None:
     """Who a task command acts as when neither `--user` nor `TODO_USER` is given."""
     return login_name() if settings.db_url().backend == "sqlite" else None
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+TzOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="Read and show dates in this IANA time zone (default: TODO_TZ, else the "
+        "system's). Example: --tz Europe/Paris",
+    ),
+]
+
+
+def cli_zone(option: str | None, user: User) -> ZoneInfo:
+    """The zone dates are read and shown in: `--tz`, `TODO_TZ`, the OS's, the user's, UTC."""
+    from zoneinfo import ZoneInfo
+
+    from todo_cli.config import get_settings
+    from todo_cli.service.dates import local_zone, resolve_zone
+
+    name = option or get_settings().tz
+    if name:
+        return resolve_zone(name)
+    return local_zone() or (resolve_zone(user.time_zone) if user.time_zone else ZoneInfo("UTC"))

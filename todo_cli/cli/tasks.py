@@ -10,14 +10,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, UserOption, acting_user, whole_number
+from todo_cli.cli._common import (
+    JsonOption,
+    TzOption,
+    UserOption,
+    acting_user,
+    cli_zone,
+    unmarked,
+    whole_number,
+)
 from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
     import uuid
+    from zoneinfo import ZoneInfo
 
     from sqlmodel import Session
 
+    from todo_cli.cli._words import Words
     from todo_cli.models import Task
 
 RefsArgument = Annotated[
@@ -38,14 +48,54 @@ RefArgument = Annotated[
 ]
 
 
+DueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--due",
+        metavar="WHEN",
+        help="When it is due: a day (fri, 2026-12-04, eom) or a time (tom@17:30). "
+        "Example: --due fri",
+    ),
+]
+WaitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--wait",
+        metavar="WHEN",
+        help="Hide it from lists until then. Example: --wait mon",
+    ),
+]
+PriorityOption = Annotated[
+    str | None,
+    typer.Option("--priority", metavar="H|M|L", help="Its priority. Example: --priority H"),
+]
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        metavar="NAME",
+        help="Its project; dots make a hierarchy. Example: --project house.garden",
+    ),
+]
+TagOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag",
+        metavar="TAG",
+        help="A tag; repeat for several. Example: --tag home --tag errand",
+    ),
+]
+
+
 def add(
+    ctx: typer.Context,
     title: Annotated[
         list[str],
         typer.Argument(
-            metavar="TITLE",
+            metavar="WORDS",
             show_default=False,
-            help="What to do, up to 255 characters; several words are joined with spaces. "
-            'Example: "Buy milk"',
+            help="What to do, with attributes as words: due:WHEN wait:WHEN pri:H|M|L "
+            "project:NAME +TAG; after --, every word is title. Example: Pay rent due:fri +home",
         ),
     ],
     description: Annotated[
@@ -57,35 +107,94 @@ def add(
             help='Longer notes, kept exactly as given. Example: -d "2 litres, oat"',
         ),
     ] = None,
+    due: DueOption = None,
+    wait: WaitOption = None,
+    priority: PriorityOption = None,
+    project: ProjectOption = None,
+    tag: TagOption = None,
+    tz: TzOption = None,
     user: UserOption = None,
     json: JsonOption = False,
 ) -> None:
     """Add a task and print its number; `todo add -` adds one task per line of stdin.
 
-    Titles read from stdin are added in one go: all of them, or none if any is invalid
-    (blank lines are skipped).
+    Words that are attributes (due:fri wait:mon pri:H project:house +home) set them;
+    every other word is the title. Titles read from stdin are added in one go: all of
+    them, or none if any is invalid (blank lines are skipped).
 
-    Example: todo add "Buy milk" -d "2 litres, oat"
+    Example: todo add Pay rent due:fri +home pri:H
     """
     import sys
 
     from todo_cli import service
+    from todo_cli.cli._words import split_words
     from todo_cli.models import TaskCreate
 
+    flags = {"due": due, "wait": wait, "priority": priority, "project": project}
     if title == ["-"]:
         if description is not None:
             raise ValidationError(
                 "--description cannot be combined with titles from stdin (todo add -).",
                 details={"field": "description"},
             )
-        new = [TaskCreate(title=line) for line in sys.stdin.read().splitlines() if line.strip()]
-        if not new:
+        lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        if not lines:
             raise ValidationError("No titles on stdin: give one task title per line.")
+        words = [split_words(line.split(), editing=False) for line in lines]
     else:
-        new = [TaskCreate(title=" ".join(title), description=description)]
+        words = [split_words(_as_typed(ctx, title), editing=False)]
     with acting_user(user) as (session, me):
-        tasks = service.create_tasks(session, user_id=me.id, tasks=new)
-    _render(tasks, "Added", as_json=json, single=len(new) == 1 and title != ["-"])
+        zone = cli_zone(tz, me)
+        new = [
+            TaskCreate(
+                title=said.title,
+                description=description,
+                tags=[*said.tags_add, *(tag or [])],
+                **_attributes(said, flags, zone),
+            )
+            for said in words
+        ]
+        tasks = service.create_tasks(session, user_id=me.id, tasks=new, zone=zone)
+    _render(tasks, "Added", as_json=json, single=title != ["-"], zone=zone)
+
+
+def _as_typed(ctx: typer.Context, words: list[str]) -> list[str]:
+    """The words as typed, with the `--` that Click took out put back where it was."""
+    from todo_cli.cli import ARGS_KEY
+
+    typed: list[str] = ctx.meta.get(ARGS_KEY, [])
+    if "--" not in typed:
+        return words
+    after = len(typed) - typed.index("--") - 1
+    return [*words[: len(words) - after], "--", *words[len(words) - after :]]
+
+
+def _attributes(said: Words, flags: dict[str, str | None], zone: ZoneInfo) -> dict[str, str]:
+    """The attributes given as words or as flags (never both), dates resolved in `zone`
+    and handed on as ISO text, so the service stores exactly the instant echoed."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    given: dict[str, str] = {}
+    for name, flag in flags.items():
+        word = getattr(said, name)
+        if word is not None and flag is not None:
+            raise ValidationError(
+                f"{name} is given both as a word and as --{name}; give it once.",
+                details={"field": name},
+            )
+        value = word if word is not None else flag
+        if value is None:
+            continue
+        if name in ("due", "wait"):
+            when = said.when(name, now=now, zone=zone) if word is not None else None  # type: ignore[arg-type]
+            if when is None:
+                from todo_cli.service.dates import parse_when
+
+                when = parse_when(value, now=now, zone=zone)
+            value = when.day.isoformat() if when.day is not None else when.instant.isoformat()
+        given[name] = value
+    return given
 
 
 def list_tasks(
@@ -179,7 +288,17 @@ def show(ref: RefArgument, user: UserOption = None, json: JsonOption = False) ->
 
 
 def edit(
+    ctx: typer.Context,
     ref: RefArgument,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="WORDS",
+            show_default=False,
+            help="Attributes to change: due:WHEN wait:WHEN pri:H|M|L project:NAME +TAG -TAG; "
+            "an empty value clears (pri:). Example: due:mon -errand +home",
+        ),
+    ] = None,
     title: Annotated[
         str | None,
         typer.Option(
@@ -202,36 +321,109 @@ def edit(
             help="Remove the description. Example: todo edit 3 --no-description",
         ),
     ] = False,
+    due: DueOption = None,
+    no_due: Annotated[
+        bool, typer.Option("--no-due", help="Remove the due date. Example: --no-due")
+    ] = False,
+    wait: WaitOption = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Stop waiting: show it again. Example: --no-wait")
+    ] = False,
+    priority: PriorityOption = None,
+    project: ProjectOption = None,
+    tag: TagOption = None,
+    untag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--untag", metavar="TAG", help="Remove a tag; repeatable. Example: --untag home"
+        ),
+    ] = None,
+    tz: TzOption = None,
     user: UserOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Change a task's title or description; only the fields given change.
+    """Change a task; only what is given changes, as one change (one undo reverts it).
 
-    Example: todo edit 3 --title "Buy oat milk"
+    Example: todo edit 3 due:mon pri: -errand --title "Buy oat milk"
     """
     from todo_cli import service
+    from todo_cli.cli._words import split_words
     from todo_cli.models import TaskUpdate
 
-    if description is not None and no_description:
-        raise ValidationError(
-            "--description and --no-description cannot be combined.",
-            details={"field": "description"},
-        )
-    changes: dict[str, str | None] = {}
+    said = split_words(unmarked(words or []), editing=True)
+    changes: dict[str, object] = {}
+    for name, given, off in (
+        ("description", description, no_description),
+        ("due", due, no_due),
+        ("wait", wait, no_wait),
+    ):
+        if given is not None and off:
+            raise ValidationError(
+                f"--{name} and --no-{name} cannot be combined.", details={"field": name}
+            )
+        if off:
+            changes[name] = None
     if title is not None:
         changes["title"] = title
-    if description is not None or no_description:
+    if description is not None:
         changes["description"] = description
-    if not changes:
-        raise ValidationError(
-            "Nothing to change: give --title, --description or --no-description "
-            '(example: todo edit 3 --title "Buy oat milk").'
-        )
+    for name in said.cleared:
+        changes[name] = None
+    added = [*said.tags_add, *(tag or [])]
+    removed = [*said.tags_remove, *(untag or [])]
+    if added:
+        changes["add_tags"] = added
+    if removed:
+        changes["remove_tags"] = removed
+    flags = {"due": due, "wait": wait, "priority": priority, "project": project}
     with acting_user(user) as (session, me):
+        zone = cli_zone(tz, me)
+        for name, value in _attributes(said, flags, zone).items():
+            if name in changes:
+                raise ValidationError(
+                    f"{name} is given twice; give it once.", details={"field": name}
+                )
+            changes[name] = value
+        if not changes:
+            raise ValidationError(
+                "Nothing to change: give attributes (due:fri +home pri:H), --title or "
+                '--description (example: todo edit 3 --title "Buy oat milk").'
+            )
         task = service.update_task(
-            session, user_id=me.id, ref=ref, changes=TaskUpdate.model_validate(changes)
+            session,
+            user_id=me.id,
+            ref=ref,
+            changes=TaskUpdate.model_validate(changes),
+            zone=zone,
         )
-    _render([task], "Updated", as_json=json, single=True)
+    _render([task], "Updated", as_json=json, single=True, zone=zone)
+
+
+def note(
+    ref: RefArgument,
+    text: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TEXT…",
+            show_default=False,
+            help="The note; several words are joined with spaces. Example: called, no answer",
+        ),
+    ],
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Add a note to a task (`todo show` lists them, oldest first).
+
+    Example: todo note 3 called the landlord, no answer
+    """
+    from todo_cli import models, output, service
+
+    with acting_user(user) as (session, me):
+        task = service.add_note(session, user_id=me.id, ref=ref, text=" ".join(text))
+    if json:
+        output.print_json(models.task_to_json(task))
+    else:
+        output.print_line(f"Noted on task {task.number}: {output.printable(task.title)}")
 
 
 def done(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
@@ -282,6 +474,7 @@ def _render(
     single: bool = False,
     changed: frozenset[uuid.UUID] | None = None,
     already: str = "",
+    zone: ZoneInfo | None = None,
 ) -> None:
     """JSON (one object, or an array for multi-task commands), or a line per task.
 
@@ -294,7 +487,7 @@ def _render(
         output.print_json(body[0] if single else body)
         return
     if changed is None:
-        output.print_done(verb, tasks)
+        output.print_done(verb, tasks, zone=zone)
         return
     output.print_done(verb, [task for task in tasks if task.id in changed])
     for task in tasks:

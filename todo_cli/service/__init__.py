@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from todo_cli.service.references import task_not_found
     from todo_cli.service.tasks import (
         Status,
+        add_note,
         complete_tasks,
         count_tasks,
         create_task,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 # a module loads (with SQLAlchemy) on first use of one of its names, so the pure parts
 # (`service.dates`, `service.attributes`) serve completion and `--help` without a database.
 _HOMES = {
+    "add_note": "tasks",
     "Committed": "transaction",
     "DESCRIPTION_MAX_LENGTH": "validation",
     "Logged": "history",
@@ -104,6 +106,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "add_note",
     "DESCRIPTION_MAX_LENGTH",
     "MIN_PREFIX_LENGTH",
     "Committed",

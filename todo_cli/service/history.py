@@ -3,8 +3,9 @@
 An undo is a change like any other, written through `tasks.write_task` in one
 `writing` transaction: it puts every task of the target change back as the change found
 it, and records that, so undoing the undo (a redo) puts them forward again. It is
-optimistic: every task must still be at the version the target change left it at, or
-nothing happens and the caller hears which tasks changed since.
+optimistic: every task must still be as the target change left it (at the version it
+left, or put back so by later undos), or nothing happens and the caller hears which
+tasks changed since.
 
 Kinds: `change` (an ordinary write), `undo` (reverted a change or a redo), `redo`
 (reverted an undo). `todo undo` takes the newest change or redo not yet undone, so
@@ -100,7 +101,9 @@ def redo_change(session: Session, *, user_id: uuid.UUID) -> Logged:
 
 
 def _revert(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo: bool) -> Logged:
-    with writing(session, user_id=user_id, verb="undo") as change:
+    # The user's row is locked first: two undos at once queue, and the second sees what
+    # the first did (its target already undone, a deleted task already back).
+    with writing(session, user_id=user_id, verb="undo", lock_user=True) as change:
         target = _target(session, user_id, change_id, redo=redo)
         change.kind = "redo" if target.kind == "undo" else "undo"
         change.description = _summary(change.kind, target)
@@ -212,7 +215,7 @@ def _refuse_if_changed_since(
     changed = [(item, current.get(item.task_id)) for item in moved if item.task_id not in unchanged]
     if not changed:
         return
-    numbers = [_number(item, task) for item, task in changed]
+    numbers = [_number(item, task, later) for item, task in changed]
     shown = ", ".join(map(str, numbers[:_CONFLICTS_SHOWN]))
     if len(numbers) > _CONFLICTS_SHOWN:
         shown += f" and {len(numbers) - _CONFLICTS_SHOWN} more"
@@ -225,7 +228,7 @@ def _refuse_if_changed_since(
             "tasks": [
                 {
                     "id": str(item.task_id),
-                    "number": _number(item, task),
+                    "number": _number(item, task, later),
                     "expected_version": item.after_version,
                     "current_version": task.version if task is not None else None,
                 }
@@ -261,10 +264,15 @@ def _content(image: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in image.items() if key not in _UNCOMPARED}
 
 
-def _number(item: ChangeItem, task: Task | None) -> int | None:
+def _number(
+    item: ChangeItem, task: Task | None, later: dict[uuid.UUID, dict[str, Any]]
+) -> int | None:
+    """The task's number: from the task, or an image of it (one it has been deleted since
+    has one in the change that deleted it)."""
     if task is not None:
         return task.number
-    return int(item.before["number"]) if item.before is not None else None
+    image = item.before or later.get(item.task_id)
+    return int(image["number"]) if image is not None else None
 
 
 def _with_tasks(session: Session, user_id: uuid.UUID, changes: list[Change]) -> list[Logged]:

@@ -130,11 +130,14 @@ def writing(
     kind: str = "change",
     undoes: int | None = None,
     new_tasks: int = 0,
+    lock_user: bool = False,
 ) -> Iterator[Recorder]:
     """One change of one user's tasks: recorded, then committed, or nothing at all.
 
     `new_tasks` task numbers are taken in the same statement as the change id (see
-    `Recorder.last_task_number`). A change that touched no task is not recorded.
+    `Recorder.last_task_number`). `lock_user` takes the change id (and so the user's row
+    lock) first, for a change that must not race another of the same user. A change
+    that touched no task is not recorded.
     """
     outer: Recorder | None = session.info.get(_RECORDER_KEY)
     if outer is not None:
@@ -153,7 +156,7 @@ def writing(
         connection.info[RECORDING] = True
         try:
             recorder = Recorder(user_id, 0, verb, kind, undoes)
-            if new_tasks:
+            if new_tasks or lock_user:
                 # A create always changes something: its ids are taken up front, in one
                 # statement with the numbers it needs.
                 recorder.change_id, recorder.last_task_number = _take_ids(
