@@ -181,7 +181,7 @@ def test_without_json_errors_are_one_sentence(alice: User) -> None:
 def test_typer_usage_errors_are_exit_2_with_usage(alice: User) -> None:
     code, out, err = invoke("add")
     assert (code, out) == (2, "")
-    assert "Usage: todo add" in err and "Missing argument 'TITLE'" in err
+    assert "Usage: todo add" in err and "Missing argument 'WORDS'" in err
 
 
 def test_a_title_that_looks_like_json_flag_after_double_dash_is_a_title(alice: User) -> None:

@@ -114,7 +114,8 @@ def shown(number: int) -> dict[str, Any]:
 
 
 def added_number(outcome: Outcome) -> int:
-    if "--json" in outcome.args:
+    args = outcome.args
+    if "--json" in args[: args.index("--") if "--" in args else None]:
         number: int = json.loads(outcome.out)["number"]
         return number
     match = re.match(r"Added task ([0-9]+): ", outcome.out)

@@ -210,7 +210,42 @@ def _dates(task: Task, zone: ZoneInfo) -> str:
     return f" ({', '.join(said)})" if said else ""
 
 
-def print_tasks(tasks: Sequence[Task], *, more: int = 0, more_hint: str = "", empty: str) -> None:
+def _attribute_columns(
+    tasks: Sequence[Task], now: datetime, zone: ZoneInfo
+) -> list[tuple[str, list[str], list[bool]]]:
+    """The list's attribute columns that some task in view has: (header, cells, overdue).
+
+    Due is relative (`today`, `Fri`, `3d ago`), in the user's zone.
+    """
+    from todo_cli.models import priority_letter
+    from todo_cli.service.dates import relative
+
+    columns: list[tuple[str, list[str], list[bool]]] = []
+    if any(task.due is not None for task in tasks):
+        cells = [
+            relative(task.due_date or task.due, now=now, zone=zone) if task.due else ""
+            for task in tasks
+        ]
+        late = [bool(t.due and t.due < now and not t.is_completed) for t in tasks]
+        columns.append(("due", cells, late))
+    for header, cells in (
+        ("pri", [priority_letter(task.priority) or "" for task in tasks]),
+        ("project", [printable(task.project or "") for task in tasks]),
+        ("tags", [" ".join(f"+{printable(tag)}" for tag in task.tags) for task in tasks]),
+    ):
+        if any(cells):
+            columns.append((header, cells, [False] * len(tasks)))
+    return columns
+
+
+def print_tasks(
+    tasks: Sequence[Task],
+    *,
+    more: int = 0,
+    more_hint: str = "",
+    empty: str,
+    zone: ZoneInfo | None = None,
+) -> None:
     """The task table: number, status, title, age; completed tasks dimmed with a ✓.
 
     On a terminal the table fits its width: only the title gives way (ending in "…"),
@@ -226,25 +261,31 @@ def print_tasks(tasks: Sequence[Task], *, more: int = 0, more_hint: str = "", em
         return
     now = datetime.now(UTC)
     ages = [age(task.created_at, now) for task in tasks]
+    extra = _attribute_columns(tasks, now, zone or _utc())
     number_width = max([1, *(len(str(task.number)) for task in tasks)])
     age_width = max([len("age"), *(len(text) for text in ages)])
+    extra_widths = [max(len(header), *(len(cell) for cell in cells)) for header, cells, _ in extra]
     title_width = None
     if console.color_system is not None:  # a terminal; plain output is never cut
         # Rich would shrink every column to fit; the title alone should. Two spaces
-        # between each of the four columns.
-        fixed = number_width + len("status") + age_width + 3 * _COLUMN_GAP
+        # between each pair of columns.
+        fixed = number_width + len("status") + age_width + sum(extra_widths)
+        fixed += (3 + len(extra)) * _COLUMN_GAP
         title_width = max(_MIN_TITLE_WIDTH, console.width - fixed)
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right", style="cyan", no_wrap=True, min_width=number_width)
     table.add_column("status", no_wrap=True, min_width=len("status"))
     table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title_width)
+    for (header, _, _), width in zip(extra, extra_widths, strict=True):
+        table.add_column(header, no_wrap=True, min_width=width)
     table.add_column("age", justify="right", no_wrap=True, min_width=age_width)
-    for task, task_age in zip(tasks, ages, strict=True):
+    for row, (task, task_age) in enumerate(zip(tasks, ages, strict=True)):
         done = task.is_completed
         table.add_row(
             str(task.number),
             Text("[✓]", style="green") if done else Text("[ ]"),
             Text(printable(task.title), style="strike" if done else ""),
+            *(Text(cells[row], style="red" if late[row] else "") for _, cells, late in extra),
             Text(task_age),
             style="dim" if done else None,
         )
@@ -254,7 +295,9 @@ def print_tasks(tasks: Sequence[Task], *, more: int = 0, more_hint: str = "", em
     _print(*parts, console=console)
 
 
-def print_plain_tasks(tasks: Iterable[Task], *, empty: str | None) -> None:
+def print_plain_tasks(
+    tasks: Iterable[Task], *, empty: str | None, zone: ZoneInfo | None = None
+) -> None:
     """Every given task as the plain table a pipe gets: the terminal table's columns,
     nothing cut, no escape code, and no line but the header and one per task.
 
@@ -265,6 +308,7 @@ def print_plain_tasks(tasks: Iterable[Task], *, empty: str | None) -> None:
     from rich.cells import cell_len
 
     now = datetime.now(UTC)
+    listed = list(tasks)
     rows = [
         (
             str(task.number),
@@ -272,26 +316,31 @@ def print_plain_tasks(tasks: Iterable[Task], *, empty: str | None) -> None:
             printable(task.title),
             age(task.created_at, now),
         )
-        for task in tasks
+        for task in listed
     ]
     if not rows:
         if empty is not None:
             sys.stdout.write(empty + "\n")
         return
+    extra = _attribute_columns(listed, now, zone or _utc())
     number_width = max(1, *(len(row[0]) for row in rows))
     title_width = max(len("title"), *(cell_len(row[2]) for row in rows))
     age_width = max(len("age"), *(len(row[3]) for row in rows))
+    extra_widths = [max(len(header), *(cell_len(c) for c in cells)) for header, cells, _ in extra]
     gap = " " * _COLUMN_GAP
 
-    def line(number: str, status: str, title: str, task_age: str) -> str:
+    def line(number: str, status: str, title: str, task_age: str, attributes: list[str]) -> str:
         padded_title = title + " " * (title_width - cell_len(title))
-        cells = (number.rjust(number_width), status.ljust(len("status")), padded_title)
+        cells = [number.rjust(number_width), status.ljust(len("status")), padded_title]
+        cells += [
+            c + " " * (w - cell_len(c)) for c, w in zip(attributes, extra_widths, strict=True)
+        ]
         return f"{gap.join(cells)}{gap}{task_age.rjust(age_width)}\n"
 
     write = sys.stdout.write
-    write(line("#", "status", "title", "age"))
-    for row in rows:
-        write(line(*row))
+    write(line("#", "status", "title", "age", [header for header, _, _ in extra]))
+    for position, row in enumerate(rows):
+        write(line(*row, [cells[position] for _, cells, _ in extra]))
 
 
 def stdout_is_terminal() -> bool:

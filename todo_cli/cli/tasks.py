@@ -131,7 +131,9 @@ def add(
     from todo_cli.models import TaskCreate
 
     flags = {"due": due, "wait": wait, "priority": priority, "project": project}
-    if title == ["-"]:
+    typed = _as_typed(ctx, title)
+    from_stdin = typed == ["-"]  # `todo add -- -` is a task called "-"
+    if from_stdin:
         if description is not None:
             raise ValidationError(
                 "--description cannot be combined with titles from stdin (todo add -).",
@@ -142,7 +144,7 @@ def add(
             raise ValidationError("No titles on stdin: give one task title per line.")
         words = [split_words(line.split(), editing=False) for line in lines]
     else:
-        words = [split_words(_as_typed(ctx, title), editing=False)]
+        words = [split_words(typed, editing=False)]
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
         new = [
@@ -155,7 +157,7 @@ def add(
             for said in words
         ]
         tasks = service.create_tasks(session, user_id=me.id, tasks=new, zone=zone)
-    _render(tasks, "Added", as_json=json, single=title != ["-"], zone=zone)
+    _render(tasks, "Added", as_json=json, single=not from_stdin, zone=zone)
 
 
 def _as_typed(ctx: typer.Context, words: list[str]) -> list[str]:
@@ -218,10 +220,12 @@ def list_tasks(
             "when piped or with --json). Example: --limit 100",
         ),
     ] = None,
+    tz: TzOption = None,
     user: UserOption = None,
     json: JsonOption = False,
 ) -> None:
-    """List pending tasks, newest first (--all: every task, --done: completed ones).
+    """List pending tasks, newest first (--all: every task, --done: completed ones); a
+    task waiting (wait:mon) stays out of the default list until then.
 
     On a terminal the table fits the window, shows one screenful and says how many
     more there are; piped, it is plain text with every matching row (for grep).
@@ -237,10 +241,10 @@ def list_tasks(
             "--all and --done cannot be combined; --all already includes completed tasks.",
             details={"field": "done"},
         )
-    status: service.Status = "all" if show_all else "done" if done else "pending"
-    flags = {"all": " --all", "done": " --done", "pending": ""}[status]
+    status: service.Status = "all" if show_all else "done" if done else "active"
+    flags = {"all": " --all", "done": " --done", "active": ""}[status]
     empty = {
-        "pending": 'No pending tasks. Add one with: todo add "Buy milk"',
+        "active": 'No pending tasks. Add one with: todo add "Buy milk"',
         "done": "No completed tasks.",
         "all": 'No tasks yet. Add one with: todo add "Buy milk"',
     }[status]
@@ -252,8 +256,10 @@ def list_tasks(
         if not output.stdout_is_terminal():
             # A pipe (`| grep`, `| wc -l`) gets every matching row and nothing else.
             tasks = service.iter_tasks(session, user_id=me.id, status=status, limit=limit)
-            output.print_plain_tasks(tasks, empty=empty if limit != 0 else None)
+            zone = cli_zone(tz, me)
+            output.print_plain_tasks(tasks, empty=empty if limit != 0 else None, zone=zone)
             return
+        zone = cli_zone(tz, me)
         if limit is None:
             # One screenful: the header, the rows, and the shell's prompt after them; when
             # not all fit, one row less, for the line that says how many more there are.
@@ -268,11 +274,17 @@ def list_tasks(
             page = page[:shown]
             more = service.count_tasks(session, user_id=me.id, status=status) - shown
     output.print_tasks(
-        page, more=more, more_hint=f"todo list{flags} | less shows them all", empty=empty
+        page,
+        more=more,
+        more_hint=f"todo list{flags} | less shows them all",
+        empty=empty,
+        zone=zone,
     )
 
 
-def show(ref: RefArgument, user: UserOption = None, json: JsonOption = False) -> None:
+def show(
+    ref: RefArgument, tz: TzOption = None, user: UserOption = None, json: JsonOption = False
+) -> None:
     """Show one task with all its fields.
 
     Example: todo show 3
@@ -281,10 +293,11 @@ def show(ref: RefArgument, user: UserOption = None, json: JsonOption = False) ->
 
     with acting_user(user) as (session, me):
         task = service.get_task(session, user_id=me.id, ref=ref)
+        zone = cli_zone(tz, me)
     if json:
         output.print_json(models.task_to_json(task))
     else:
-        output.print_task(task)
+        output.print_task(task, zone=zone)
 
 
 def edit(

@@ -37,7 +37,8 @@ from todo_cli.service.validation import (
     search_text,
 )
 
-Status = Literal["pending", "done", "all"]
+# `pending`: not completed; `active`: pending and not waiting (the CLI's default list).
+Status = Literal["active", "pending", "done", "all"]
 _Query = TypeVar("_Query", SelectOfScalar[Task], SelectOfScalar[int])
 # How many titles one `create_tasks` takes: far more than anyone pastes, and a bound on
 # one transaction's size.
@@ -325,6 +326,9 @@ def _check_version(task: Task, expected_version: int | None) -> None:
 
 
 def _filter_status(query: _Query, status: Status) -> _Query:
+    if status == "active":
+        waiting = col(Task.wait).is_not(None) & (col(Task.wait) > utcnow())
+        return _filter_status(query, "pending").where(~waiting)
     if status == "pending":
         # Spelled as the condition of the pending-tasks index (migration 0003): `NOT
         # is_completed` on PostgreSQL, `is_completed = 0` on SQLite, which only uses a

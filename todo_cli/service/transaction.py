@@ -152,8 +152,9 @@ def writing(
         return
     session.info.pop(_COMMITTED_KEY, None)
     with transaction(session):
-        connection = session.connection()
-        connection.info[RECORDING] = True
+        # The dict itself: a connection that dies mid-write cannot be asked for it again.
+        marks = session.connection().info
+        marks[RECORDING] = True
         try:
             recorder = Recorder(user_id, 0, verb, kind, undoes)
             if new_tasks or lock_user:
@@ -167,7 +168,7 @@ def writing(
             _save(session, recorder)
         finally:
             session.info.pop(_RECORDER_KEY, None)
-            connection.info.pop(RECORDING, None)
+            marks.pop(RECORDING, None)
     if recorder.items:
         session.info[_COMMITTED_KEY] = Committed(recorder.change_id, frozenset(recorder.items))
 
