@@ -178,7 +178,13 @@ def make_engine(
     if url.backend == "sqlite":
         path = url.sqlite_path
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, or no permission
+                raise ConfigError(
+                    f"Cannot create the directory {path.parent} for the database file "
+                    f"{url.masked}: {exc.strerror or exc}."
+                ) from None
         engine = create_engine(
             url.reveal(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
@@ -315,11 +321,20 @@ def _is_missing_table(error: Exception) -> bool:
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise `SchemaOutOfDate` unless the database is at the revision this code needs."""
+    """Raise `SchemaOutOfDate` unless the database is at the revision this code needs.
+
+    A database that records no revision but already has tables of todo's names is
+    refused for what it is (another application's, or todo's of unknown revision), not
+    sent to `todo db upgrade`, which would refuse it too.
+    """
     revision = current_revision(engine)
     if revision == HEAD_REVISION:
         return
     if revision is None:
+        with engine.connect() as connection:
+            refusal = _unrecorded_tables_refusal(connection)
+        if refusal is not None:
+            raise refusal
         raise SchemaOutOfDate("The database has no todo schema yet; run `todo db upgrade`.")
     if revision in SCHEMA_REVISIONS:
         raise SchemaOutOfDate(
@@ -330,8 +345,48 @@ def check_schema(engine: Engine) -> None:
 
 
 def _newer_schema(revision: str) -> SchemaOutOfDate:
+    # An Alembic revision todo never had is a newer todo's, or another Alembic user's.
     return SchemaOutOfDate(
-        f"The database schema (revision {revision}) is newer than this todo knows; upgrade todo."
+        f"The database schema (revision {revision}) is newer than this todo knows; upgrade "
+        "todo, or if the database is another application's, point todo at one of its own."
+    )
+
+
+def _unrecorded_tables_refusal(connection: Connection) -> TodoError | None:
+    """Why a database that records no todo revision must not be touched, or None.
+
+    Without a revision, todo's first migration would create `users` and `tasks`: over
+    another application's tables of those names it would fail halfway or, worse, a
+    later migration would alter them. Tables whose columns are all todo's are todo's
+    own with the `alembic_version` row lost; anything else belongs to someone else.
+    Either way nothing is created, migrated or written.
+    """
+    from sqlalchemy import inspect
+
+    from todo_cli.models import Task
+
+    inspector = inspect(connection)
+    ours = Task.metadata.tables
+    present = sorted(set(inspector.get_table_names()) & set(ours))
+    if not present:
+        return None
+    named = " and ".join(f"`{name}`" for name in present)
+    listed = f"a table named {named}" if len(present) == 1 else f"tables named {named}"
+    foreign = [
+        name
+        for name in present
+        if {column["name"] for column in inspector.get_columns(name)} - set(ours[name].c.keys())
+    ]
+    if foreign:
+        return ConfigError(
+            f"The database already has {listed} that todo did not create (their "
+            "columns are not todo's), and todo will not touch another application's "
+            "tables; point TODO_DATABASE_URL at a database of todo's own."
+        )
+    return SchemaOutOfDate(
+        f"The database has {listed} as todo's, but no schema revision in "
+        "`alembic_version`, so todo cannot tell which migrations they have had and will "
+        "not touch them; restore the `alembic_version` row or use a new database."
     )
 
 
@@ -381,13 +436,18 @@ def _migration_connection(url: DatabaseURL, connect_timeout: float) -> Iterator[
 
 
 def _refuse_unknown_revision(connection: Connection) -> None:
-    """A schema newer than this code: only a newer todo may migrate it, up or down."""
+    """A schema newer than this code: only a newer todo may migrate it, up or down. No
+    revision at all, with tables of todo's names there already: nobody may."""
     from sqlalchemy import inspect, text
 
-    if not inspect(connection).has_table("alembic_version"):
-        return
-    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if revision is not None and revision not in SCHEMA_REVISIONS:
+    revision = None
+    if inspect(connection).has_table("alembic_version"):
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision is None:
+        refusal = _unrecorded_tables_refusal(connection)
+        if refusal is not None:
+            raise refusal
+    elif revision not in SCHEMA_REVISIONS:
         raise _newer_schema(revision)
 
 
@@ -477,6 +537,11 @@ def database_error(exc: BaseException, url: DatabaseURL) -> TodoError | None:
             )
         if "unable to open" in reason:
             return ConfigError(f"Cannot open the database file {url.masked}: {reason}.")
+        if "not a database" in reason:  # "file is not a database" (or "…encrypted or …")
+            return ConfigError(
+                f"The file {url.sqlite_path} is not a SQLite database; point "
+                "TODO_DATABASE_URL at a todo database, or at a new file."
+            )
         if "no such table" in reason:
             return SchemaOutOfDate("The database has no todo schema yet; run `todo db upgrade`.")
         return None
