@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from todo_cli import service
-from todo_cli.api.deps import ExpectedVersion, ReadSessionDep, SessionDep
+from todo_cli.api.deps import ExpectedVersion, ReadSessionDep, SessionDep, version_in_range
 from todo_cli.api.schemas import (
     ChangePublic,
     ErrorBody,
@@ -260,6 +260,7 @@ def add_routes(
         owned: OwnedTask, body: TaskReplaceBody, session: SessionDep, version: ExpectedVersion
     ) -> Response:
         user_id, task_id = owned
+        version = version_in_range(session, user_id, task_id, version)
         # Every field is set explicitly, so every field is written: a full replacement.
         changes = TaskUpdate(
             title=body.title, description=body.description, is_completed=body.is_completed
@@ -283,6 +284,7 @@ def add_routes(
         owned: OwnedTask, body: TaskUpdateBody, session: SessionDep, version: ExpectedVersion
     ) -> Response:
         user_id, task_id = owned
+        version = version_in_range(session, user_id, task_id, version)
         task = service.update_task(
             session, user_id=user_id, ref=str(task_id), changes=body, expected_version=version
         )
@@ -299,6 +301,7 @@ def add_routes(
     )
     def delete_task(owned: OwnedTask, session: SessionDep, version: ExpectedVersion) -> Response:
         user_id, task_id = owned
+        version = version_in_range(session, user_id, task_id, version)
         service.delete_tasks(
             session, user_id=user_id, refs=[str(task_id)], expected_version=version
         )
