@@ -370,7 +370,8 @@ def _unrecorded_tables_refusal(connection: Connection) -> TodoError | None:
     present = sorted(set(inspector.get_table_names()) & set(ours))
     if not present:
         return None
-    named = " and ".join(f"`{name}`" for name in present)
+    quoted = [f"`{name}`" for name in present]
+    named = " and ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
     listed = f"a table named {named}" if len(present) == 1 else f"tables named {named}"
     foreign = [
         name
@@ -385,8 +386,8 @@ def _unrecorded_tables_refusal(connection: Connection) -> TodoError | None:
         )
     return SchemaOutOfDate(
         f"The database has {listed} as todo's, but no schema revision in "
-        "`alembic_version`, so todo cannot tell which migrations they have had and will "
-        "not touch them; restore the `alembic_version` row or use a new database."
+        "`alembic_version`, so todo cannot tell which migrations have run and changes "
+        "nothing; restore the `alembic_version` row or use a new database."
     )
 
 
