@@ -8,10 +8,12 @@ revision is never touched, by a command or by `todo db upgrade`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -175,3 +177,79 @@ def test_an_empty_database_is_still_sent_to_db_upgrade(
     err = assert_one_sentence(run_todo("user", "list", url=url.reveal(), cwd=tmp_path))
     assert "run `todo db upgrade`" in err
     assert run_todo("db", "upgrade", url=url.reveal(), cwd=tmp_path).returncode == 0
+
+
+# --- connecting: permanent failures at once, a slow start said on a terminal -------------
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"postgresql://ann:pw-4f1c@127.0.0.1:{port}/todo"
+
+
+def _run_on_a_terminal(*args: str, url: str, cwd: Path, **env: str) -> tuple[int, str]:
+    """`todo ARGS…` with stderr on a pseudo-terminal: its exit code and what it showed."""
+    import pty
+
+    assert TODO is not None
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.run(
+            [TODO, *args],
+            env=todo_env(TODO_DATABASE_URL=url, **env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=terminal,
+            timeout=120,
+        )
+    finally:
+        os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and drained
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    return process.returncode, shown.decode().replace("\r\n", "\n")
+
+
+def test_a_slow_connect_says_so_once_on_a_terminal_and_never_when_piped(tmp_path: Path) -> None:
+    url = _closed_port_url()  # refused: retried with backoff for the whole budget
+    code, shown = _run_on_a_terminal(
+        "user", "list", url=url, cwd=tmp_path, TODO_CONNECT_TIMEOUT="2.5"
+    )
+    lines = shown.splitlines()
+    assert code == 5
+    assert lines[0] == "Waiting for the database (it may be waking up)…"
+    assert len(lines) == 2 and lines[1].startswith("Error: Cannot reach the database")
+    assert "pw-4f1c" not in shown
+
+    piped = run_todo("user", "list", url=url, cwd=tmp_path, TODO_CONNECT_TIMEOUT="2.5")
+    assert_one_sentence(piped)
+    assert "Waiting" not in piped.stderr
+
+
+def test_a_tls_refusal_fails_at_once_naming_the_cause(
+    postgres_url: DatabaseURL, tmp_path: Path
+) -> None:
+    """The test server has no TLS: `sslmode=require` can never work, so no retrying."""
+    url = f"{postgres_url.reveal()}?sslmode=require"
+    started = time.monotonic()
+    code, shown = _run_on_a_terminal(
+        "user", "list", url=url, cwd=tmp_path, TODO_CONNECT_TIMEOUT="30"
+    )
+    assert time.monotonic() - started < 10  # start-up included; the budget is 30 s
+    assert code == 5
+    assert shown == (
+        f"Error: Cannot connect to the database at {DatabaseURL.parse(url).masked}: the "
+        "server does not support TLS, but the URL requires it (sslmode).\n"
+    )

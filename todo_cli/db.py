@@ -42,6 +42,8 @@ SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 HEAD_REVISION = SCHEMA_REVISIONS[-1]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long connecting may take before `make_engine`'s `on_slow_connect` is called.
+SLOW_CONNECT_SECONDS = 1.0
 # Connection failures worth another attempt: no answer at all, or a server that is
 # starting, stopping or full (a Neon compute waking up). libpq reports connection
 # failures as text without a SQLSTATE, so the server's answer is recognised by its words.
@@ -62,6 +64,34 @@ _RETRYABLE_ANSWERS = (
 # names itself and says "failed to resolve host"; libpq says "could not translate host
 # name"), unless the resolver itself is only temporarily failing.
 _UNRESOLVED_HOST = ("failed to resolve host", "could not translate host name")
+# Connection failures that no attempt can cure: the URL (or the server's set-up) is
+# wrong. Each is recognised by libpq's or the server's own words (a failed connection
+# has no SQLSTATE) and told as its cause, which "cannot reach" would hide. `{0}` is the
+# first group of the pattern.
+_PERMANENT_FAILURES: tuple[tuple[str, str], ...] = (
+    (
+        r"server does not support SSL, but SSL was required",
+        "the server does not support TLS, but the URL requires it (sslmode)",
+    ),
+    (
+        r"channel binding (?:is )?required",
+        "the URL requires channel binding (channel_binding=require), which the server did not use",
+    ),
+    (
+        r'password authentication failed for user "([^"]*)"',
+        "the server refused the password of user {0}",
+    ),
+    (r"no password supplied", "the server asks for a password and the URL gives none"),
+    (r'database "([^"]*)" does not exist', "the server has no database named {0}"),
+    (r'role "([^"]*)" does not exist', "the server has no user (role) named {0}"),
+    (r"no pg_hba\.conf entry", "the server does not admit this user to this database"),
+    (r"permission denied for database", "this user may not connect to that database"),
+    (r"is not currently accepting connections", "that database accepts no connections"),
+    (r"certificate verify failed", "the server's TLS certificate cannot be verified"),
+    (r"root certificate file", "the root certificate (sslrootcert) cannot be read"),
+    (r"invalid (\w+) value", "the URL's {0} option has a value libpq does not know"),
+    (r'invalid connection option "([^"]*)"', "the URL has an option libpq does not know: {0}"),
+)
 
 
 class Database:
@@ -82,6 +112,7 @@ class Database:
         connect_timeout: float = 5.0,
         pool_size: int = 5,
         max_overflow: int = 10,
+        on_slow_connect: Callable[[], None] | None = None,
     ) -> None:
         self.url = url
         self.origin = origin
@@ -89,6 +120,7 @@ class Database:
             "connect_timeout": connect_timeout,
             "pool_size": pool_size,
             "max_overflow": max_overflow,
+            "on_slow_connect": on_slow_connect,
         }
         self._lock = threading.Lock()
         self._engine: Engine | None = None
@@ -154,6 +186,7 @@ def make_engine(
     migrating: bool = False,
     pool_size: int = 5,
     max_overflow: int = 10,
+    on_slow_connect: Callable[[], None] | None = None,
 ) -> Engine:
     """An engine tuned for the backend.
 
@@ -169,7 +202,10 @@ def make_engine(
     zero takes a moment to wake); once that budget has run out, later attempts are not
     retried until one succeeds, so an outage costs each request one attempt. Behind a
     transaction-mode pooler, psycopg never prepares statements server-side, because the
-    next transaction may run on another server connection.
+    next transaction may run on another server connection. `on_slow_connect` is called
+    (once per connection, from another thread) when connecting takes more than
+    `SLOW_CONNECT_SECONDS`: the CLI tells a person at a terminal why nothing happens yet.
+    This module never prints.
     """
     from sqlalchemy import create_engine, event
 
@@ -232,7 +268,11 @@ def make_engine(
             return dialect.connect(*cargs, **{"connect_timeout": timeout, **cparams})
 
         try:
-            connection = _retrying(attempt, budget=0 if down.is_set() else connect_timeout)
+            connection = _retrying(
+                attempt,
+                budget=0 if down.is_set() else connect_timeout,
+                on_slow=on_slow_connect,
+            )
         except Exception:
             down.set()
             raise
@@ -242,38 +282,70 @@ def make_engine(
     return engine
 
 
-def _retrying(connect: Callable[[int], Any], *, budget: float) -> Any:
+def _retrying(
+    connect: Callable[[int], Any],
+    *,
+    budget: float,
+    on_slow: Callable[[], None] | None = None,
+) -> Any:
     """Call `connect(timeout)` until it succeeds or `budget` seconds have passed.
 
     Only failures that another attempt could cure are retried; a wrong password or a
-    missing database fails at once.
+    missing database fails at once. `on_slow` is called once, from another thread, if
+    connecting is still going on after `SLOW_CONNECT_SECONDS` (a cold start): whoever
+    waits can be told why.
     """
     import psycopg
 
+    notice = threading.Timer(SLOW_CONNECT_SECONDS, on_slow) if on_slow is not None else None
+    if notice is not None:
+        notice.daemon = True
+        notice.start()
     deadline = time.monotonic() + budget
     delay = 0.1
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            # libpq counts whole seconds and treats anything below 2 as 2.
-            return connect(max(2, math.ceil(remaining)))
-        except psycopg.OperationalError as exc:
-            if not _worth_retrying(exc) or time.monotonic() + delay >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                # libpq counts whole seconds and treats anything below 2 as 2.
+                return connect(max(2, math.ceil(remaining)))
+            except psycopg.OperationalError as exc:
+                if not _worth_retrying(exc) or time.monotonic() + delay >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    finally:
+        if notice is not None:
+            notice.cancel()
 
 
 def _worth_retrying(exc: Exception) -> bool:
+    message = str(exc)
+    if permanent_cause(message) is not None:
+        return False
     sqlstate = getattr(exc, "sqlstate", None)
     if sqlstate is not None:
         return sqlstate in _RETRYABLE_SQLSTATES
-    message = str(exc)
     if "FATAL:" not in message and "ERROR:" not in message:
-        # No answer from a server: refused, timed out, unreachable.
-        unresolved = any(words in message for words in _UNRESOLVED_HOST)
-        return not unresolved or "Temporary failure" in message
+        return True  # no answer from a server: refused, timed out, unreachable
     return any(answer in message for answer in _RETRYABLE_ANSWERS)
+
+
+def permanent_cause(message: str) -> str | None:
+    """What is wrong, in a user's words, if a connection failure is one no retry cures.
+
+    The whole message is read: libpq tries every address of a host in turn and reports
+    each, so the cause may follow a line about another address.
+    """
+    import re
+
+    for pattern, cause in _PERMANENT_FAILURES:
+        found = re.search(pattern, message)
+        if found is not None:
+            return cause.format(*found.groups())
+    if any(words in message for words in _UNRESOLVED_HOST) and "Temporary failure" not in message:
+        return "the host name does not resolve (is it spelled right?)"
+    return None
 
 
 def make_session_factory(
@@ -547,6 +619,11 @@ def database_error(exc: BaseException, url: DatabaseURL) -> TodoError | None:
             return SchemaOutOfDate("The database has no todo schema yet; run `todo db upgrade`.")
         return None
     sqlstate: str | None = getattr(original, "sqlstate", None)
+    cause = permanent_cause(str(original)) if sqlstate is None else None
+    if cause is not None:
+        return ConfigError(
+            f"Cannot connect to the database at {url.masked}: {redact(cause, *url.secrets)}."
+        )
     if exc.connection_invalidated or sqlstate is None or sqlstate[:2] in {"08", "53", "57"}:
         return DatabaseUnavailable(f"Cannot reach the database at {url.masked}: {reason}.")
     if sqlstate in {"42P01", "42703"}:  # undefined table / column
