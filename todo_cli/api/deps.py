@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session
 
 from todo_cli import db, service
 from todo_cli.api.auth import Subject
 from todo_cli.config import Settings
-from todo_cli.errors import PreconditionFailed
+from todo_cli.errors import PreconditionFailed, ValidationError
+from todo_cli.service.validation import shortened
 
 # Worker threads per server process, for the sync routes (and the rare session opened or
 # closed off the event loop). Starlette's default is 40; on this code 4 serve about 2.5
@@ -128,6 +130,47 @@ async def authorized_task_owner(
     if subject != user_id:
         raise service.task_not_found(str(task_id))
     return user_id, task_id
+
+
+# --- query parameters ------------------------------------------------------------------
+
+
+def query_parameters(*names: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency that refuses query parameters other than `names`, or repeated ones.
+
+    As with an unknown body field, a misspelt parameter (`?complete=true`) must not be
+    silently ignored: the client would get every task and believe it got a filtered
+    list. A repeated one is refused too, since only one of its values could be used.
+    """
+    allowed = frozenset(names)
+    takes = ", ".join(sorted(allowed)) if allowed else "none"
+
+    async def only_known(request: Request) -> None:
+        for name in dict.fromkeys(request.query_params.keys()):
+            if name not in allowed:
+                problem, kind = f"unknown query parameter (this route takes {takes})", "extra"
+            elif len(request.query_params.getlist(name)) > 1:
+                problem, kind = "given more than once", "repeated"
+            else:
+                continue
+            location = f"query.{shortened(name)}"
+            raise ValidationError(
+                f"{location}: {problem}",
+                details={"errors": [{"location": location, "message": problem, "type": kind}]},
+            )
+
+    return only_known
+
+
+def strict_bool(value: object) -> object:
+    """Only `true` and `false`, as in JSON: not pydantic's `1`, `yes`, `on`, `t`…
+
+    A client that sends `?completed=1` and means something else than `true` is better
+    told than guessed at.
+    """
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise PydanticCustomError("bool_parsing", "should be true or false")
+    return value
 
 
 # --- If-Match ------------------------------------------------------------------------------

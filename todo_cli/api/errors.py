@@ -35,6 +35,7 @@ from todo_cli.errors import (
     Unavailable,
     ValidationError,
 )
+from todo_cli.service.validation import shortened
 
 logger = logging.getLogger("todo.api")
 
@@ -100,7 +101,17 @@ async def _todo_error(_request: Request, exc: TodoError) -> JSONResponse:
     return error_response(exc)
 
 
-async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    content_type = request.headers.get("content-type", "")
+    if content_type and not _is_json(content_type) and _body_errors(exc):
+        # The body was never read as JSON, so pydantic's complaint about it ("Input
+        # should be a valid dictionary…") would describe the wrong problem.
+        problem = (
+            f"the request body must be JSON, sent as Content-Type: application/json "
+            f"(not {shortened(content_type)!r})"
+        )
+        error = {"location": "header.Content-Type", "message": problem, "type": "content_type"}
+        return error_response(ValidationError(f"{problem}.", details={"errors": [error]}))
     errors = [_describe(error) for error in exc.errors()]
     first = errors[0] if errors else {"location": "request", "message": "invalid request"}
     message = f"{first['location']}: {first['message']}"
@@ -109,10 +120,31 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
     return error_response(ValidationError(message, details={"errors": errors}))
 
 
+def _is_json(content_type: str) -> bool:
+    """FastAPI's own rule for reading a body as JSON: application/json or …+json."""
+    media = content_type.partition(";")[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _body_errors(exc: RequestValidationError) -> bool:
+    return any(tuple(error.get("loc", ()))[:1] == ("body",) for error in exc.errors())
+
+
+# pydantic's wording for what a client most often gets wrong, in the API's own words.
+_MESSAGES = {
+    "extra_forbidden": "unknown field",
+    "missing": "required",
+    "model_attributes_type": "should be a JSON object",
+    "dict_type": "should be a JSON object",
+}
+
+
 def _describe(error: Any) -> dict[str, str]:
     """A validation error without its input (which may be huge, or a secret)."""
     location = ".".join(str(part) for part in error.get("loc", ()))
-    if error.get("type") == "json_invalid":
+    kind = str(error.get("type", "invalid"))
+    if kind == "json_invalid":
         return {
             "location": "body",
             "message": "the request body is not valid JSON",
@@ -120,8 +152,8 @@ def _describe(error: Any) -> dict[str, str]:
         }
     return {
         "location": location or "request",
-        "message": str(error.get("msg", "invalid")),
-        "type": str(error.get("type", "invalid")),
+        "message": _MESSAGES.get(kind, str(error.get("msg", "invalid"))),
+        "type": kind,
     }
 
 
@@ -152,6 +184,8 @@ def _allowed_methods(request: Request) -> Sequence[str]:
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(request.scope)[0] != Match.NONE:
             methods.update(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")  # served wherever GET is (app.HeadAsGet)
     return sorted(methods)
 
 
