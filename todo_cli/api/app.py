@@ -18,7 +18,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_cli import __version__, tokens
-from todo_cli.api import deps, errors
+from todo_cli.api import deps, errors, routes, schemas
 from todo_cli.api.routes import add_routes
 from todo_cli.config import Settings, get_settings
 
@@ -130,13 +130,29 @@ def _document(app: FastAPI) -> None:
                     operation.get("responses", {}).pop("422", None)
                     for parameter in operation.get("parameters", []):
                         _drop_null(parameter["schema"])
-            components = schema.get("components", {}).get("schemas", {})
+            components = schema.setdefault("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
-                components.pop(name, None)
+                components["schemas"].pop(name, None)
+            components["schemas"].update(schemas.COMPONENTS)
+            components["headers"] = {"ETag": routes.ETAG_HEADER}
+            components["schemas"]["ErrorInfo"]["properties"]["code"]["enum"] = _codes(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _codes(schema: dict[str, Any]) -> list[str]:
+    """The error codes this app returns: those of the statuses its document lists, and
+    405's (for a method a path does not serve, which no operation can document)."""
+    statuses = {
+        int(status)
+        for path in schema["paths"].values()
+        for operation in path.values()
+        for status in operation.get("responses", {})
+        if int(status) >= 400
+    }
+    return sorted({errors.CODES_BY_STATUS[status] for status in statuses | {405}})
 
 
 def _drop_null(schema: dict[str, Any]) -> None:

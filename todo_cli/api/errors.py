@@ -43,9 +43,9 @@ logger = logging.getLogger("todo.api")
 # enough for a Neon compute to wake, short enough not to matter when it is already up.
 RETRY_AFTER_SECONDS = 5
 
-# The framework decides some statuses itself (unknown route, wrong method…); their code
-# is the one the error class of that status carries.
-_CODES = {
+# The code of each status, as the error classes carry them. The framework decides some
+# statuses itself (unknown route, wrong method…); they get the code of their status too.
+CODES_BY_STATUS = {
     error.http_status: error.code
     for error in (
         ValidationError,
@@ -54,6 +54,7 @@ _CODES = {
         MethodNotAllowed,
         Conflict,
         PreconditionFailed,
+        InternalError,
         Unavailable,
     )
 }
@@ -221,9 +222,11 @@ def _internal_error() -> JSONResponse:
 
 
 def _code(status: int) -> str:
-    if status in _CODES:
-        return _CODES[status]
-    return HTTPStatus(status).name if status in HTTPStatus._value2member_map_ else "ERROR"
+    """The code for a status; one no error class has still gets one of the codes of
+    `CODES_BY_STATUS`, so that the document's list of codes is complete."""
+    if status in CODES_BY_STATUS:
+        return CODES_BY_STATUS[status]
+    return ValidationError.code if status < 500 else InternalError.code
 
 
 class _ScrubSecrets(logging.Filter):

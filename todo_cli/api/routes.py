@@ -73,14 +73,15 @@ _HEADER_DOCS: dict[int, dict[str, Any]] = {
         }
     },
 }
-_ETAG = {
-    "ETag": {
-        "description": 'The task\'s version as an entity tag, e.g. `"3"`; send it back in '
-        "If-Match to change the task only if nobody else has.",
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
-        "required": True,
-    }
+# The ETag header, defined once (`components.headers`, added by `app._document`) and
+# referenced by every response that carries it.
+ETAG_HEADER: dict[str, Any] = {
+    "description": 'The task\'s version as an entity tag, e.g. `"3"`; send it back in '
+    "If-Match to change the task only if nobody else has.",
+    "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    "required": True,
 }
+_ETAG = {"ETag": {"$ref": "#/components/headers/ETag"}}
 
 
 def _responses(
