@@ -115,11 +115,11 @@ def test_malformed_json_says_so(api_client: TestClient, alice: User) -> None:
 def test_405_lists_every_method_of_the_path_in_allow(api_client: TestClient, alice: User) -> None:
     tasks = f"/users/{alice.id}/tasks"
     for method, url, allowed in [
-        ("DELETE", tasks, "GET, POST"),
-        ("PUT", tasks, "GET, POST"),
-        ("OPTIONS", tasks, "GET, POST"),
-        ("POST", f"{tasks}/{uuid.uuid4()}", "DELETE, GET, PATCH, PUT"),
-        ("OPTIONS", f"{tasks}/{uuid.uuid4()}", "DELETE, GET, PATCH, PUT"),
+        ("DELETE", tasks, "GET, HEAD, POST"),
+        ("PUT", tasks, "GET, HEAD, POST"),
+        ("OPTIONS", tasks, "GET, HEAD, POST"),
+        ("POST", f"{tasks}/{uuid.uuid4()}", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("OPTIONS", f"{tasks}/{uuid.uuid4()}", "DELETE, GET, HEAD, PATCH, PUT"),
     ]:
         response = api_client.request(method, url)
         body = assert_error_body(response, 405, "METHOD_NOT_ALLOWED")

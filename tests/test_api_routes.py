@@ -406,6 +406,25 @@ def test_a_stale_if_match_is_412_and_changes_nothing(
     assert api_client.get(url).json() == current
 
 
+@pytest.mark.parametrize("version", [2**31 - 1, 2**31, 10**18 - 1])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_an_if_match_beyond_any_version_is_412_or_404_never_500(
+    api_client: TestClient, alice: User, method: str, version: int
+) -> None:
+    """The version column is 32-bit; PostgreSQL refuses a larger number in a query."""
+    task = create(api_client, alice)
+    url = task_url(alice, task["id"])
+    headers = {"If-Match": f'"{version}"'}
+    response = api_client.request(method, url, json={"title": "lost update"}, headers=headers)
+    body = assert_error(response, 412, "PRECONDITION_FAILED")
+    assert body["error"]["details"] == {"current_version": 1, "expected_version": version}
+    assert api_client.get(url).json() == task
+    # A precondition is only evaluated on a task that exists: a missing one stays 404.
+    missing = task_url(alice, uuid.uuid4())
+    response = api_client.request(method, missing, json={"title": "x"}, headers=headers)
+    assert_error(response, 404, "NOT_FOUND")
+
+
 @pytest.mark.parametrize("tag", ['"2"', "*"])
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_a_matching_if_match_lets_the_change_through(

@@ -39,7 +39,7 @@ USER_ID = uuid.uuid4()
 TASK_ID = uuid.uuid4()
 SECRET = "the-schemathesis-secret-0123456789abcdef"
 DOCUMENT = create_app(
-    Settings(_env_file=None, database_url="sqlite://", api_secret=SECRET)
+    Settings(_env_file=None, database_url="sqlite:///unused.db", api_secret=SECRET)
 ).openapi()
 
 

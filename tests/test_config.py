@@ -146,14 +146,38 @@ def test_invalid_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> N
     [
         ("sqlite:////abs/dir/todo.db", Path("/abs/dir/todo.db")),
         ("sqlite:///relative.db", Path("relative.db")),
-        ("sqlite://", None),
-        ("sqlite:///:memory:", None),
     ],
 )
 def test_sqlite_paths(raw: str, path: Path | None) -> None:
     url = DatabaseURL.parse(raw)
     assert url.sqlite_path == path
     assert url.reveal() == raw
+
+
+def test_a_leading_tilde_is_the_home_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/ann")
+    url = DatabaseURL.parse("sqlite:///~/todo/todo.db?timeout=3")
+    assert url.sqlite_path == Path("/home/ann/todo/todo.db")
+    assert url.reveal() == "sqlite:////home/ann/todo/todo.db?timeout=3"
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("sqlite:todo.db", "write sqlite:///todo.db"),
+        ("sqlite:", "write sqlite:///PATH"),
+        ("sqlite://", "in-memory"),
+        ("sqlite:///", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("sqlite+pysqlite:///:memory:?cache=shared", "in-memory"),
+        ("sqlite:///~nosuchuser-4f1c/todo.db", "home directory cannot be found"),
+    ],
+)
+def test_sqlite_urls_that_name_no_usable_file_are_one_sentence(raw: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        DatabaseURL.parse(raw)
+    assert words in caught.value.message
+    assert caught.value.exit_code == 5 and "\n" not in caught.value.message
 
 
 @pytest.mark.parametrize(

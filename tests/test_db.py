@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy.exc
 from alembic.config import Config
@@ -14,9 +16,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from tests.conftest import postgres_required
+from tests.servers import PrivatePostgres, pg_binary
 from todo_cli import db
 from todo_cli.config import DatabaseURL
-from todo_cli.errors import DatabaseUnavailable, SchemaOutOfDate
+from todo_cli.errors import ConfigError, DatabaseUnavailable, SchemaOutOfDate
 
 SECRET = "s3cr%t-pa55"
 
@@ -199,6 +203,26 @@ def _uuid_param(engine: Engine) -> str:
         ("failed to resolve host 'typo.invalid': [Errno -2] Name or service not known", False),
         ("failed to resolve host 'h': [Errno -3] Temporary failure in name resolution", True),
         ('FATAL:  password authentication failed for user "compute_app"', False),
+        # psycopg 3.3's words, from real calls (see the tests below): no FATAL in them,
+        # but no server answer either that another attempt could change.
+        (
+            'connection failed: connection to server at "h", port 5432 failed: '
+            "server does not support SSL, but SSL was required",
+            False,
+        ),
+        (
+            'connection failed: connection to server at "h", port 5432 failed: '
+            "channel binding required, but server authenticated client without channel binding",
+            False,
+        ),
+        ('connection is bad: invalid sslmode value: "bogus"', False),
+        # The first address refused, the second named the cause.
+        (
+            'connection to server at "::1", port 5432 failed: Connection refused\n'
+            'connection to server at "127.0.0.1", port 5432 failed: '
+            'FATAL:  database "nope" does not exist',
+            False,
+        ),
     ],
 )
 def test_only_failures_another_attempt_could_cure_are_retried(message: str, retry: bool) -> None:
@@ -215,3 +239,129 @@ def test_a_host_that_does_not_resolve_fails_at_once() -> None:
     with pytest.raises(sqlalchemy.exc.OperationalError):
         engine.connect()
     assert time.monotonic() - started < 10
+
+
+# --- failures that no retry can cure: at once, and named for what they are ------------
+
+
+def _with(
+    url: DatabaseURL, *, user: str | None = None, dbname: str | None = None, options: str = ""
+) -> DatabaseURL:
+    """`url` with another user, database or query options."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url.reveal())
+    netloc = parts.netloc
+    if user is not None:
+        netloc = f"{user}@{netloc.rpartition('@')[2]}"
+    path = f"/{dbname}" if dbname is not None else parts.path
+    return DatabaseURL.parse(urlunsplit(parts._replace(netloc=netloc, path=path, query=options)))
+
+
+def _fails_at_once(url: DatabaseURL) -> ConfigError:
+    """Connect with a 30 s budget; the failure must come without a single retry."""
+    slow: list[float] = []
+    engine = db.make_engine(url, connect_timeout=30, on_slow_connect=lambda: slow.append(1))
+    started = time.monotonic()
+    try:
+        with pytest.raises(sqlalchemy.exc.DBAPIError) as caught:
+            engine.connect()
+    finally:
+        engine.dispose()
+    assert time.monotonic() - started < db.SLOW_CONNECT_SECONDS
+    assert slow == []
+    error = db.database_error(caught.value, url)
+    assert isinstance(error, ConfigError), error
+    assert error.exit_code == 5 and error.http_status == 503
+    assert error.message.startswith(f"Cannot connect to the database at {url.masked}: ")
+    assert "Cannot reach" not in error.message and "\n" not in error.message
+    return error
+
+
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [
+        (
+            {"options": "sslmode=require"},
+            "the server does not support TLS, but the URL requires it",
+        ),
+        ({"options": "channel_binding=require"}, "requires channel binding"),
+        ({"options": "sslmode=bogus"}, "sslmode option has a value libpq does not know"),
+        ({"options": "sslmode=require&frobnicate=1"}, "option libpq does not know: frobnicate"),
+        ({"dbname": "no_such_database_4f1c"}, "no database named no_such_database_4f1c"),
+        ({"user": "no_such_role_4f1c"}, "no user (role) named no_such_role_4f1c"),
+    ],
+)
+def test_permanent_connection_failures_fail_at_once_naming_the_cause(
+    postgres_url: DatabaseURL, change: dict[str, str], cause: str
+) -> None:
+    """Provoked for real on the test server, which has no TLS and trusts every user."""
+    error = _fails_at_once(_with(postgres_url, **change))
+    assert cause in error.message
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[PrivatePostgres]:
+    """A private cluster where the role `todo_pw` must give its password (SCRAM)."""
+    if pg_binary("initdb") is None:
+        if postgres_required():
+            pytest.fail("initdb is not installed and TODO_REQUIRE_POSTGRES=1", pytrace=False)
+        pytest.skip("initdb is not installed")
+    cluster = PrivatePostgres()
+    cluster.start()
+    try:
+        with psycopg.connect(cluster.conninfo, autocommit=True) as admin:
+            admin.execute("CREATE ROLE todo_pw LOGIN PASSWORD 'the-right-one'")
+            row = admin.execute("SHOW hba_file").fetchone()
+            assert row is not None
+            hba = Path(row[0])
+            hba.write_text("host all todo_pw 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+            admin.execute("SELECT pg_reload_conf()")
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.mark.parametrize(
+    ("credentials", "cause"),
+    [
+        ("todo_pw:wrong-password", "the server refused the password of user todo_pw"),
+        ("todo_pw", "the server asks for a password and the URL gives none"),
+    ],
+)
+def test_a_wrong_or_missing_password_fails_at_once_naming_the_cause(
+    password_server: PrivatePostgres, credentials: str, cause: str
+) -> None:
+    url = DatabaseURL.parse(f"postgresql://{credentials}@127.0.0.1:{password_server.port}/postgres")
+    error = _fails_at_once(url)
+    assert cause in error.message and "wrong-password" not in error.message
+    right = DatabaseURL.parse(
+        f"postgresql://todo_pw:the-right-one@127.0.0.1:{password_server.port}/postgres"
+    )
+    engine = db.make_engine(right)
+    with engine.connect() as connection:  # the set-up is right: only the password was wrong
+        assert connection.exec_driver_sql("SELECT current_user").scalar() == "todo_pw"
+    engine.dispose()
+
+
+def test_a_slow_connect_is_reported_once_and_a_fast_one_never() -> None:
+    calls: list[str] = []
+    engine = db.make_engine(
+        _closed_port_url(),
+        connect_timeout=db.SLOW_CONNECT_SECONDS + 1.5,
+        on_slow_connect=lambda: calls.append(threading.current_thread().name),
+    )
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        engine.connect()  # refused, retried with backoff for the whole budget
+    assert len(calls) == 1
+    engine.dispose()
+
+
+def test_a_connect_that_succeeds_in_time_is_never_reported(postgres_url: DatabaseURL) -> None:
+    calls: list[str] = []
+    engine = db.make_engine(postgres_url, on_slow_connect=lambda: calls.append("slow"))
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    time.sleep(db.SLOW_CONNECT_SECONDS + 0.3)  # the notice was cancelled, not just late
+    assert calls == []
+    engine.dispose()

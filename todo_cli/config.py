@@ -207,13 +207,7 @@ class DatabaseURL:
             ) from None
         scheme = parts.scheme.lower()
         if scheme in _SQLITE_SCHEMES:
-            if parts.netloc:
-                raise ConfigError(
-                    f"The SQLite URL {_mask(raw)!r} has a host part; "
-                    "use sqlite:///relative/path.db or sqlite:////absolute/path.db."
-                )
-            # Not through urlunsplit: it would fold the '//' of an absolute path.
-            return cls("sqlite://" + raw.split("://", 1)[1], "sqlite", False)
+            return cls._sqlite(raw, parts.netloc)
         if scheme in _POSTGRES_SCHEMES:
             if not parts.hostname and "host=" not in parts.query:
                 raise ConfigError(
@@ -228,6 +222,47 @@ class DatabaseURL:
             f"The database URL {_mask(raw)!r} is not supported; "
             "use postgresql://… or sqlite:///PATH."
         )
+
+    @classmethod
+    def _sqlite(cls, raw: str, netloc: str) -> DatabaseURL:
+        """A SQLite URL names a file: `sqlite:///relative.db` or `sqlite:////abs.db`.
+
+        A leading `~` is the home directory, as in a shell: people paste paths from one,
+        and a literal `~` directory in the working directory is never what they meant.
+        An in-memory database is refused: every command is a process of its own, so its
+        tasks would vanish the moment the command that added them ends.
+        """
+        _, separator, rest = raw.partition("://")
+        if not separator:
+            path = raw.partition(":")[2]
+            raise ConfigError(
+                f"The SQLite URL {_mask(raw)!r} lacks the '//' after 'sqlite:'; "
+                f"write sqlite:///{path or 'PATH'} (three slashes, then the file's path)."
+            )
+        if netloc:
+            raise ConfigError(
+                f"The SQLite URL {_mask(raw)!r} has a host part; "
+                "use sqlite:///relative/path.db or sqlite:////absolute/path.db."
+            )
+        location, question, query = rest.partition("?")
+        # sqlite:///relative.db → "/relative.db"; sqlite:////abs.db → "//abs.db"
+        path = location[1:] if location.startswith("/") else location
+        if not path or path == ":memory:":
+            raise ConfigError(
+                f"The SQLite URL {_mask(raw)!r} is an in-memory database, which would vanish "
+                "when the command ends; name a file: sqlite:///todo.db or "
+                "sqlite:////absolute/path/todo.db."
+            )
+        if path.startswith("~"):
+            try:
+                path = str(Path(path).expanduser())
+            except RuntimeError:  # ~ with no home directory, or ~name of no such user
+                raise ConfigError(
+                    f"The SQLite URL {_mask(raw)!r} starts its path with '~', but that home "
+                    "directory cannot be found; give the full path."
+                ) from None
+        # Not through urlunsplit: it would fold the '//' of an absolute path.
+        return cls(f"sqlite:///{path}{question}{query}", "sqlite", False)
 
     def reveal(self) -> str:
         """The real URL, for the driver only."""
@@ -252,13 +287,12 @@ class DatabaseURL:
 
     @property
     def sqlite_path(self) -> Path | None:
-        """The database file, or None for an in-memory SQLite database."""
+        """The database file (None for PostgreSQL; `parse` refuses in-memory SQLite)."""
         if self.backend != "sqlite":
             return None
         path = urlsplit(self._url).path
         # sqlite:///relative.db → "/relative.db"; sqlite:////abs.db → "//abs.db"
-        path = path[1:] if path.startswith("/") else path
-        return Path(path) if path and path != ":memory:" else None
+        return Path(path[1:])
 
     def direct(self) -> DatabaseURL:
         """The same database without Neon's pooler (`-pooler` removed from the host).

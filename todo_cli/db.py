@@ -42,6 +42,8 @@ SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
 HEAD_REVISION = SCHEMA_REVISIONS[-1]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long connecting may take before `make_engine`'s `on_slow_connect` is called.
+SLOW_CONNECT_SECONDS = 1.0
 # Connection failures worth another attempt: no answer at all, or a server that is
 # starting, stopping or full (a Neon compute waking up). libpq reports connection
 # failures as text without a SQLSTATE, so the server's answer is recognised by its words.
@@ -62,6 +64,34 @@ _RETRYABLE_ANSWERS = (
 # names itself and says "failed to resolve host"; libpq says "could not translate host
 # name"), unless the resolver itself is only temporarily failing.
 _UNRESOLVED_HOST = ("failed to resolve host", "could not translate host name")
+# Connection failures that no attempt can cure: the URL (or the server's set-up) is
+# wrong. Each is recognised by libpq's or the server's own words (a failed connection
+# has no SQLSTATE) and told as its cause, which "cannot reach" would hide. `{0}` is the
+# first group of the pattern.
+_PERMANENT_FAILURES: tuple[tuple[str, str], ...] = (
+    (
+        r"server does not support SSL, but SSL was required",
+        "the server does not support TLS, but the URL requires it (sslmode)",
+    ),
+    (
+        r"channel binding (?:is )?required",
+        "the URL requires channel binding (channel_binding=require), which the server did not use",
+    ),
+    (
+        r'password authentication failed for user "([^"]*)"',
+        "the server refused the password of user {0}",
+    ),
+    (r"no password supplied", "the server asks for a password and the URL gives none"),
+    (r'database "([^"]*)" does not exist', "the server has no database named {0}"),
+    (r'role "([^"]*)" does not exist', "the server has no user (role) named {0}"),
+    (r"no pg_hba\.conf entry", "the server does not admit this user to this database"),
+    (r"permission denied for database", "this user may not connect to that database"),
+    (r"is not currently accepting connections", "that database accepts no connections"),
+    (r"certificate verify failed", "the server's TLS certificate cannot be verified"),
+    (r"root certificate file", "the root certificate (sslrootcert) cannot be read"),
+    (r"invalid (\w+) value", "the URL's {0} option has a value libpq does not know"),
+    (r'invalid connection option "([^"]*)"', "the URL has an option libpq does not know: {0}"),
+)
 
 
 class Database:
@@ -82,6 +112,7 @@ class Database:
         connect_timeout: float = 5.0,
         pool_size: int = 5,
         max_overflow: int = 10,
+        on_slow_connect: Callable[[], None] | None = None,
     ) -> None:
         self.url = url
         self.origin = origin
@@ -89,6 +120,7 @@ class Database:
             "connect_timeout": connect_timeout,
             "pool_size": pool_size,
             "max_overflow": max_overflow,
+            "on_slow_connect": on_slow_connect,
         }
         self._lock = threading.Lock()
         self._engine: Engine | None = None
@@ -154,6 +186,7 @@ def make_engine(
     migrating: bool = False,
     pool_size: int = 5,
     max_overflow: int = 10,
+    on_slow_connect: Callable[[], None] | None = None,
 ) -> Engine:
     """An engine tuned for the backend.
 
@@ -169,7 +202,10 @@ def make_engine(
     zero takes a moment to wake); once that budget has run out, later attempts are not
     retried until one succeeds, so an outage costs each request one attempt. Behind a
     transaction-mode pooler, psycopg never prepares statements server-side, because the
-    next transaction may run on another server connection.
+    next transaction may run on another server connection. `on_slow_connect` is called
+    (once per connection, from another thread) when connecting takes more than
+    `SLOW_CONNECT_SECONDS`: the CLI tells a person at a terminal why nothing happens yet.
+    This module never prints.
     """
     from sqlalchemy import create_engine, event
 
@@ -178,7 +214,13 @@ def make_engine(
     if url.backend == "sqlite":
         path = url.sqlite_path
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, or no permission
+                raise ConfigError(
+                    f"Cannot create the directory {path.parent} for the database file "
+                    f"{url.masked}: {exc.strerror or exc}."
+                ) from None
         engine = create_engine(
             url.reveal(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
@@ -226,7 +268,11 @@ def make_engine(
             return dialect.connect(*cargs, **{"connect_timeout": timeout, **cparams})
 
         try:
-            connection = _retrying(attempt, budget=0 if down.is_set() else connect_timeout)
+            connection = _retrying(
+                attempt,
+                budget=0 if down.is_set() else connect_timeout,
+                on_slow=on_slow_connect,
+            )
         except Exception:
             down.set()
             raise
@@ -236,38 +282,70 @@ def make_engine(
     return engine
 
 
-def _retrying(connect: Callable[[int], Any], *, budget: float) -> Any:
+def _retrying(
+    connect: Callable[[int], Any],
+    *,
+    budget: float,
+    on_slow: Callable[[], None] | None = None,
+) -> Any:
     """Call `connect(timeout)` until it succeeds or `budget` seconds have passed.
 
     Only failures that another attempt could cure are retried; a wrong password or a
-    missing database fails at once.
+    missing database fails at once. `on_slow` is called once, from another thread, if
+    connecting is still going on after `SLOW_CONNECT_SECONDS` (a cold start): whoever
+    waits can be told why.
     """
     import psycopg
 
+    notice = threading.Timer(SLOW_CONNECT_SECONDS, on_slow) if on_slow is not None else None
+    if notice is not None:
+        notice.daemon = True
+        notice.start()
     deadline = time.monotonic() + budget
     delay = 0.1
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            # libpq counts whole seconds and treats anything below 2 as 2.
-            return connect(max(2, math.ceil(remaining)))
-        except psycopg.OperationalError as exc:
-            if not _worth_retrying(exc) or time.monotonic() + delay >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                # libpq counts whole seconds and treats anything below 2 as 2.
+                return connect(max(2, math.ceil(remaining)))
+            except psycopg.OperationalError as exc:
+                if not _worth_retrying(exc) or time.monotonic() + delay >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    finally:
+        if notice is not None:
+            notice.cancel()
 
 
 def _worth_retrying(exc: Exception) -> bool:
+    message = str(exc)
+    if permanent_cause(message) is not None:
+        return False
     sqlstate = getattr(exc, "sqlstate", None)
     if sqlstate is not None:
         return sqlstate in _RETRYABLE_SQLSTATES
-    message = str(exc)
     if "FATAL:" not in message and "ERROR:" not in message:
-        # No answer from a server: refused, timed out, unreachable.
-        unresolved = any(words in message for words in _UNRESOLVED_HOST)
-        return not unresolved or "Temporary failure" in message
+        return True  # no answer from a server: refused, timed out, unreachable
     return any(answer in message for answer in _RETRYABLE_ANSWERS)
+
+
+def permanent_cause(message: str) -> str | None:
+    """What is wrong, in a user's words, if a connection failure is one no retry cures.
+
+    The whole message is read: libpq tries every address of a host in turn and reports
+    each, so the cause may follow a line about another address.
+    """
+    import re
+
+    for pattern, cause in _PERMANENT_FAILURES:
+        found = re.search(pattern, message)
+        if found is not None:
+            return cause.format(*found.groups())
+    if any(words in message for words in _UNRESOLVED_HOST) and "Temporary failure" not in message:
+        return "the host name does not resolve (is it spelled right?)"
+    return None
 
 
 def make_session_factory(
@@ -315,11 +393,20 @@ def _is_missing_table(error: Exception) -> bool:
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise `SchemaOutOfDate` unless the database is at the revision this code needs."""
+    """Raise `SchemaOutOfDate` unless the database is at the revision this code needs.
+
+    A database that records no revision but already has tables of todo's names is
+    refused for what it is (another application's, or todo's of unknown revision), not
+    sent to `todo db upgrade`, which would refuse it too.
+    """
     revision = current_revision(engine)
     if revision == HEAD_REVISION:
         return
     if revision is None:
+        with engine.connect() as connection:
+            refusal = _unrecorded_tables_refusal(connection)
+        if refusal is not None:
+            raise refusal
         raise SchemaOutOfDate("The database has no todo schema yet; run `todo db upgrade`.")
     if revision in SCHEMA_REVISIONS:
         raise SchemaOutOfDate(
@@ -330,8 +417,49 @@ def check_schema(engine: Engine) -> None:
 
 
 def _newer_schema(revision: str) -> SchemaOutOfDate:
+    # An Alembic revision todo never had is a newer todo's, or another Alembic user's.
     return SchemaOutOfDate(
-        f"The database schema (revision {revision}) is newer than this todo knows; upgrade todo."
+        f"The database schema (revision {revision}) is newer than this todo knows; upgrade "
+        "todo, or if the database is another application's, point todo at one of its own."
+    )
+
+
+def _unrecorded_tables_refusal(connection: Connection) -> TodoError | None:
+    """Why a database that records no todo revision must not be touched, or None.
+
+    Without a revision, todo's first migration would create `users` and `tasks`: over
+    another application's tables of those names it would fail halfway or, worse, a
+    later migration would alter them. Tables whose columns are all todo's are todo's
+    own with the `alembic_version` row lost; anything else belongs to someone else.
+    Either way nothing is created, migrated or written.
+    """
+    from sqlalchemy import inspect
+
+    from todo_cli.models import Task
+
+    inspector = inspect(connection)
+    ours = Task.metadata.tables
+    present = sorted(set(inspector.get_table_names()) & set(ours))
+    if not present:
+        return None
+    quoted = [f"`{name}`" for name in present]
+    named = " and ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+    listed = f"a table named {named}" if len(present) == 1 else f"tables named {named}"
+    foreign = [
+        name
+        for name in present
+        if {column["name"] for column in inspector.get_columns(name)} - set(ours[name].c.keys())
+    ]
+    if foreign:
+        return ConfigError(
+            f"The database already has {listed} that todo did not create (their "
+            "columns are not todo's), and todo will not touch another application's "
+            "tables; point TODO_DATABASE_URL at a database of todo's own."
+        )
+    return SchemaOutOfDate(
+        f"The database has {listed} as todo's, but no schema revision in "
+        "`alembic_version`, so todo cannot tell which migrations have run and changes "
+        "nothing; restore the `alembic_version` row or use a new database."
     )
 
 
@@ -381,13 +509,18 @@ def _migration_connection(url: DatabaseURL, connect_timeout: float) -> Iterator[
 
 
 def _refuse_unknown_revision(connection: Connection) -> None:
-    """A schema newer than this code: only a newer todo may migrate it, up or down."""
+    """A schema newer than this code: only a newer todo may migrate it, up or down. No
+    revision at all, with tables of todo's names there already: nobody may."""
     from sqlalchemy import inspect, text
 
-    if not inspect(connection).has_table("alembic_version"):
-        return
-    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if revision is not None and revision not in SCHEMA_REVISIONS:
+    revision = None
+    if inspect(connection).has_table("alembic_version"):
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision is None:
+        refusal = _unrecorded_tables_refusal(connection)
+        if refusal is not None:
+            raise refusal
+    elif revision not in SCHEMA_REVISIONS:
         raise _newer_schema(revision)
 
 
@@ -477,10 +610,20 @@ def database_error(exc: BaseException, url: DatabaseURL) -> TodoError | None:
             )
         if "unable to open" in reason:
             return ConfigError(f"Cannot open the database file {url.masked}: {reason}.")
+        if "not a database" in reason:  # "file is not a database" (or "…encrypted or …")
+            return ConfigError(
+                f"The file {url.sqlite_path} is not a SQLite database; point "
+                "TODO_DATABASE_URL at a todo database, or at a new file."
+            )
         if "no such table" in reason:
             return SchemaOutOfDate("The database has no todo schema yet; run `todo db upgrade`.")
         return None
     sqlstate: str | None = getattr(original, "sqlstate", None)
+    cause = permanent_cause(str(original)) if sqlstate is None else None
+    if cause is not None:
+        return ConfigError(
+            f"Cannot connect to the database at {url.masked}: {redact(cause, *url.secrets)}."
+        )
     if exc.connection_invalidated or sqlstate is None or sqlstate[:2] in {"08", "53", "57"}:
         return DatabaseUnavailable(f"Cannot reach the database at {url.masked}: {reason}.")
     if sqlstate in {"42P01", "42703"}:  # undefined table / column

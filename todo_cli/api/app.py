@@ -14,9 +14,11 @@ from typing import Any
 from anyio.to_thread import current_default_thread_limiter
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_cli import __version__, tokens
-from todo_cli.api import deps, errors
+from todo_cli.api import deps, errors, routes, schemas
 from todo_cli.api.routes import add_routes
 from todo_cli.config import Settings, get_settings
 
@@ -29,6 +31,9 @@ to change a task only if nobody else has since (412 otherwise).
 
 Every task route needs `Authorization: Bearer <token>`, a token of the path's user: mint one
 with `todo token create --user NAME`. `/openapi.json` and `/docs` are public.
+
+Unknown or repeated query parameters are refused (400), as unknown body fields are; booleans
+are `true` or `false`. `HEAD` is answered wherever `GET` is, with the same headers.
 """
 
 
@@ -50,13 +55,16 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
         yield
         database.dispose()
 
-    app = FastAPI(
+    # /docs is Swagger UI served from the installed fastapi-offline package rather than
+    # from a CDN: the documentation works on a machine without internet access.
+    app = FastAPIOffline(
         title="todo",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
     )
+    app.add_middleware(HeadAsGet)
     app.state.database = database
     app.state.signing_key = signing_key
     errors.install(app)
@@ -71,6 +79,32 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
         add_routes(app, deps.collection_owner, deps.task_owner, error_statuses=(500, 503))
     _document(app)
     return app
+
+
+class HeadAsGet:
+    """HEAD wherever GET is served: the same status and headers, no body (RFC 9110 §9.3.2).
+
+    FastAPI routes a HEAD to a GET route as a 405; Starlette's own routes would answer
+    it. Serving it as the GET keeps every header (ETag, Content-Length) exactly the
+    GET's, which is what a client checking a task's ETag with HEAD relies on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def create_app_without_auth() -> FastAPI:
@@ -96,13 +130,29 @@ def _document(app: FastAPI) -> None:
                     operation.get("responses", {}).pop("422", None)
                     for parameter in operation.get("parameters", []):
                         _drop_null(parameter["schema"])
-            components = schema.get("components", {}).get("schemas", {})
+            components = schema.setdefault("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
-                components.pop(name, None)
+                components["schemas"].pop(name, None)
+            components["schemas"].update(schemas.COMPONENTS)
+            components["headers"] = {"ETag": routes.ETAG_HEADER}
+            components["schemas"]["ErrorInfo"]["properties"]["code"]["enum"] = _codes(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _codes(schema: dict[str, Any]) -> list[str]:
+    """The error codes this app returns: those of the statuses its document lists, and
+    405's (for a method a path does not serve, which no operation can document)."""
+    statuses = {
+        int(status)
+        for path in schema["paths"].values()
+        for operation in path.values()
+        for status in operation.get("responses", {})
+        if int(status) >= 400
+    }
+    return sorted({errors.CODES_BY_STATUS[status] for status in statuses | {405}})
 
 
 def _drop_null(schema: dict[str, Any]) -> None:

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session
 
 from todo_cli import db, service
 from todo_cli.api.auth import Subject
 from todo_cli.config import Settings
-from todo_cli.errors import PreconditionFailed
+from todo_cli.errors import PreconditionFailed, ValidationError
+from todo_cli.service.validation import shortened
 
 # Worker threads per server process, for the sync routes (and the rare session opened or
 # closed off the event loop). Starlette's default is 40; on this code 4 serve about 2.5
@@ -130,12 +132,57 @@ async def authorized_task_owner(
     return user_id, task_id
 
 
+# --- query parameters ------------------------------------------------------------------
+
+
+def query_parameters(*names: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency that refuses query parameters other than `names`, or repeated ones.
+
+    As with an unknown body field, a misspelt parameter (`?complete=true`) must not be
+    silently ignored: the client would get every task and believe it got a filtered
+    list. A repeated one is refused too, since only one of its values could be used.
+    """
+    allowed = frozenset(names)
+    takes = ", ".join(sorted(allowed)) if allowed else "none"
+
+    async def only_known(request: Request) -> None:
+        for name in dict.fromkeys(request.query_params.keys()):
+            if name not in allowed:
+                problem, kind = f"unknown query parameter (this route takes {takes})", "extra"
+            elif len(request.query_params.getlist(name)) > 1:
+                problem, kind = "given more than once", "repeated"
+            else:
+                continue
+            location = f"query.{shortened(name)}"
+            raise ValidationError(
+                f"{location}: {problem}",
+                details={"errors": [{"location": location, "message": problem, "type": kind}]},
+            )
+
+    return only_known
+
+
+def strict_bool(value: object) -> object:
+    """Only `true` and `false`, as in JSON: not pydantic's `1`, `yes`, `on`, `t`…
+
+    A client that sends `?completed=1` and means something else than `true` is better
+    told than guessed at.
+    """
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise PydanticCustomError("bool_parsing", "should be true or false")
+    return value
+
+
 # --- If-Match ------------------------------------------------------------------------------
 
 # One entity tag as this API sends it ("3"), a weak tag (W/"3"), or "*". A list of tags
 # is not supported; anything else is a 400, which is what the OpenAPI pattern says.
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
 _TAG = re.compile(r'"([0-9]+)"')
+# The version column is a 32-bit integer: no task ever has a larger version, and a
+# larger value must not reach a query, where PostgreSQL refuses it ("integer out of
+# range", a 500) while SQLite compares it.
+MAX_VERSION = 2**31 - 1
 
 
 async def expected_version(
@@ -167,3 +214,23 @@ async def expected_version(
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+def version_in_range(
+    session: Session, user_id: uuid.UUID, task_id: uuid.UUID, version: int | None
+) -> int | None:
+    """`version` if a task can have it; otherwise the answer a stale `If-Match` gets.
+
+    That answer is 412 for a task that exists and 404 for one that does not (or is
+    another user's), exactly as for any other version the task is not at, since
+    preconditions are only evaluated on a task that is there (RFC 9110 §13.2.1). The
+    number itself never reaches a query.
+    """
+    if version is None or version <= MAX_VERSION:
+        return version
+    task = service.get_task(session, user_id=user_id, ref=str(task_id))
+    raise PreconditionFailed(
+        f"Task {task.number} is at version {task.version}, not {version}; "
+        "fetch it again and retry.",
+        details={"current_version": task.version, "expected_version": version},
+    )

@@ -35,6 +35,7 @@ from todo_cli.errors import (
     Unavailable,
     ValidationError,
 )
+from todo_cli.service.validation import shortened
 
 logger = logging.getLogger("todo.api")
 
@@ -42,9 +43,9 @@ logger = logging.getLogger("todo.api")
 # enough for a Neon compute to wake, short enough not to matter when it is already up.
 RETRY_AFTER_SECONDS = 5
 
-# The framework decides some statuses itself (unknown route, wrong method…); their code
-# is the one the error class of that status carries.
-_CODES = {
+# The code of each status, as the error classes carry them. The framework decides some
+# statuses itself (unknown route, wrong method…); they get the code of their status too.
+CODES_BY_STATUS = {
     error.http_status: error.code
     for error in (
         ValidationError,
@@ -53,6 +54,7 @@ _CODES = {
         MethodNotAllowed,
         Conflict,
         PreconditionFailed,
+        InternalError,
         Unavailable,
     )
 }
@@ -100,7 +102,17 @@ async def _todo_error(_request: Request, exc: TodoError) -> JSONResponse:
     return error_response(exc)
 
 
-async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    content_type = request.headers.get("content-type", "")
+    if content_type and not _is_json(content_type) and _body_errors(exc):
+        # The body was never read as JSON, so pydantic's complaint about it ("Input
+        # should be a valid dictionary…") would describe the wrong problem.
+        problem = (
+            f"the request body must be JSON, sent as Content-Type: application/json "
+            f"(not {shortened(content_type)!r})"
+        )
+        error = {"location": "header.Content-Type", "message": problem, "type": "content_type"}
+        return error_response(ValidationError(f"{problem}.", details={"errors": [error]}))
     errors = [_describe(error) for error in exc.errors()]
     first = errors[0] if errors else {"location": "request", "message": "invalid request"}
     message = f"{first['location']}: {first['message']}"
@@ -109,10 +121,31 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
     return error_response(ValidationError(message, details={"errors": errors}))
 
 
+def _is_json(content_type: str) -> bool:
+    """FastAPI's own rule for reading a body as JSON: application/json or …+json."""
+    media = content_type.partition(";")[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _body_errors(exc: RequestValidationError) -> bool:
+    return any(tuple(error.get("loc", ()))[:1] == ("body",) for error in exc.errors())
+
+
+# pydantic's wording for what a client most often gets wrong, in the API's own words.
+_MESSAGES = {
+    "extra_forbidden": "unknown field",
+    "missing": "required",
+    "model_attributes_type": "should be a JSON object",
+    "dict_type": "should be a JSON object",
+}
+
+
 def _describe(error: Any) -> dict[str, str]:
     """A validation error without its input (which may be huge, or a secret)."""
     location = ".".join(str(part) for part in error.get("loc", ()))
-    if error.get("type") == "json_invalid":
+    kind = str(error.get("type", "invalid"))
+    if kind == "json_invalid":
         return {
             "location": "body",
             "message": "the request body is not valid JSON",
@@ -120,8 +153,8 @@ def _describe(error: Any) -> dict[str, str]:
         }
     return {
         "location": location or "request",
-        "message": str(error.get("msg", "invalid")),
-        "type": str(error.get("type", "invalid")),
+        "message": _MESSAGES.get(kind, str(error.get("msg", "invalid"))),
+        "type": kind,
     }
 
 
@@ -152,6 +185,8 @@ def _allowed_methods(request: Request) -> Sequence[str]:
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(request.scope)[0] != Match.NONE:
             methods.update(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")  # served wherever GET is (app.HeadAsGet)
     return sorted(methods)
 
 
@@ -187,9 +222,11 @@ def _internal_error() -> JSONResponse:
 
 
 def _code(status: int) -> str:
-    if status in _CODES:
-        return _CODES[status]
-    return HTTPStatus(status).name if status in HTTPStatus._value2member_map_ else "ERROR"
+    """The code for a status; one no error class has still gets one of the codes of
+    `CODES_BY_STATUS`, so that the document's list of codes is complete."""
+    if status in CODES_BY_STATUS:
+        return CODES_BY_STATUS[status]
+    return ValidationError.code if status < 500 else InternalError.code
 
 
 class _ScrubSecrets(logging.Filter):

@@ -12,10 +12,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 from sqlmodel import Session
 
 from todo_cli import service
-from todo_cli.api.deps import ExpectedVersion, ReadSessionDep, SessionDep
+from todo_cli.api.deps import (
+    ExpectedVersion,
+    ReadSessionDep,
+    SessionDep,
+    query_parameters,
+    strict_bool,
+    version_in_range,
+)
 from todo_cli.api.schemas import (
     ChangePublic,
     ErrorBody,
@@ -65,14 +73,15 @@ _HEADER_DOCS: dict[int, dict[str, Any]] = {
         }
     },
 }
-_ETAG = {
-    "ETag": {
-        "description": 'The task\'s version as an entity tag, e.g. `"3"`; send it back in '
-        "If-Match to change the task only if nobody else has.",
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
-        "required": True,
-    }
+# The ETag header, defined once (`components.headers`, added by `app._document`) and
+# referenced by every response that carries it.
+ETAG_HEADER: dict[str, Any] = {
+    "description": 'The task\'s version as an entity tag, e.g. `"3"`; send it back in '
+    "If-Match to change the task only if nobody else has.",
+    "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    "required": True,
 }
+_ETAG = {"ETag": {"$ref": "#/components/headers/ETag"}}
 
 
 def _responses(
@@ -177,6 +186,9 @@ def add_routes(
     Owner = Annotated[uuid.UUID, Depends(collection_owner)]
     OwnedTask = Annotated[tuple[uuid.UUID, uuid.UUID], Depends(task_owner)]
     common = (400, 404, *error_statuses)
+    # After the owner in each signature, so that a missing token is still 401 first.
+    NoQuery = Annotated[None, Depends(query_parameters())]
+    ListQuery = Annotated[None, Depends(query_parameters("completed", "limit", "offset"))]
 
     @router.post(
         collection,
@@ -204,7 +216,7 @@ def add_routes(
         ),
     )
     def create_task(
-        owner: Owner, body: TaskCreateBody, session: SessionDep, request: Request
+        owner: Owner, _: NoQuery, body: TaskCreateBody, session: SessionDep, request: Request
     ) -> Response:
         task = service.create_task(session, user_id=owner, task=body)
         location = request.url_for("get_task", user_id=str(owner), task_id=str(task.id))
@@ -220,9 +232,11 @@ def add_routes(
     )
     def list_tasks(
         owner: Owner,
+        _: ListQuery,
         session: ReadSessionDep,
         completed: Annotated[
             bool | None,
+            BeforeValidator(strict_bool),
             Query(description="true: completed tasks only; false: pending only; absent: all."),
         ] = None,
         limit: LimitQuery = DEFAULT_LIMIT,
@@ -242,7 +256,7 @@ def add_routes(
         summary="Get one task",
         responses=_responses(*common, success=(200, "The task.", _ETAG)),
     )
-    def get_task(owned: OwnedTask, session: ReadSessionDep) -> Response:
+    def get_task(owned: OwnedTask, _: NoQuery, session: ReadSessionDep) -> Response:
         user_id, task_id = owned
         return _task_response(service.get_task(session, user_id=user_id, ref=str(task_id)))
 
@@ -257,9 +271,14 @@ def add_routes(
         ),
     )
     def replace_task(
-        owned: OwnedTask, body: TaskReplaceBody, session: SessionDep, version: ExpectedVersion
+        owned: OwnedTask,
+        _: NoQuery,
+        body: TaskReplaceBody,
+        session: SessionDep,
+        version: ExpectedVersion,
     ) -> Response:
         user_id, task_id = owned
+        version = version_in_range(session, user_id, task_id, version)
         # Every field is set explicitly, so every field is written: a full replacement.
         changes = TaskUpdate(
             title=body.title, description=body.description, is_completed=body.is_completed
@@ -280,9 +299,14 @@ def add_routes(
         ),
     )
     def update_task(
-        owned: OwnedTask, body: TaskUpdateBody, session: SessionDep, version: ExpectedVersion
+        owned: OwnedTask,
+        _: NoQuery,
+        body: TaskUpdateBody,
+        session: SessionDep,
+        version: ExpectedVersion,
     ) -> Response:
         user_id, task_id = owned
+        version = version_in_range(session, user_id, task_id, version)
         task = service.update_task(
             session, user_id=user_id, ref=str(task_id), changes=body, expected_version=version
         )
@@ -297,8 +321,11 @@ def add_routes(
         summary="Delete a task",
         responses=_responses(*common, 412),
     )
-    def delete_task(owned: OwnedTask, session: SessionDep, version: ExpectedVersion) -> Response:
+    def delete_task(
+        owned: OwnedTask, _: NoQuery, session: SessionDep, version: ExpectedVersion
+    ) -> Response:
         user_id, task_id = owned
+        version = version_in_range(session, user_id, task_id, version)
         service.delete_tasks(
             session, user_id=user_id, refs=[str(task_id)], expected_version=version
         )
@@ -317,6 +344,7 @@ def add_routes(
     )
     def list_changes(
         owner: Owner,
+        _: Annotated[None, Depends(query_parameters("limit", "offset"))],
         session: ReadSessionDep,
         limit: LimitQuery = DEFAULT_LIMIT,
         offset: OffsetQuery = 0,
@@ -336,6 +364,7 @@ def add_routes(
     )
     def undo_change(
         owner: Owner,
+        _: NoQuery,
         session: SessionDep,
         change_id: Annotated[
             int, Path(ge=1, le=MAX_OFFSET, description="The id of the change to revert.")

@@ -36,14 +36,16 @@ TITLE_PATTERN = (
 )
 DESCRIPTION_PATTERN = r"^[^\x00]*$"
 
-_TITLE_SCHEMA: dict[str, Any] = {
+# The title and description rules, written once as components of the document
+# (`app._document` adds them) and referenced by every body that has the field.
+TITLE_SCHEMA: dict[str, Any] = {
     "type": "string",
     "pattern": TITLE_PATTERN,
     "description": f"1–{TITLE_MAX_LENGTH} characters once surrounding whitespace is stripped; "
     "no control characters (newlines, tabs, escapes) inside.",
     "examples": ["Buy milk"],
 }
-_DESCRIPTION_SCHEMA: dict[str, Any] = {
+DESCRIPTION_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH, "pattern": DESCRIPTION_PATTERN},
         {"type": "null"},
@@ -51,6 +53,9 @@ _DESCRIPTION_SCHEMA: dict[str, Any] = {
     "description": f"Free text, kept exactly as given: at most {DESCRIPTION_MAX_LENGTH:,} "
     "characters, no NUL.",
 }
+COMPONENTS = {"TaskTitle": TITLE_SCHEMA, "TaskDescription": DESCRIPTION_SCHEMA}
+_TITLE_SCHEMA = {"$ref": "#/components/schemas/TaskTitle"}
+_DESCRIPTION_SCHEMA = {"$ref": "#/components/schemas/TaskDescription"}
 _COMPLETED_SCHEMA: dict[str, Any] = {"type": "boolean"}
 
 
@@ -133,8 +138,8 @@ class ChangePublic(BaseModel):
 
 class ErrorInfo(BaseModel):
     code: str = Field(
-        description="VALIDATION_ERROR, UNAUTHORIZED, NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT, "
-        "PRECONDITION_FAILED, SERVICE_UNAVAILABLE or INTERNAL_ERROR.",
+        description="What went wrong, one code per status; the document lists exactly the "
+        "codes this server returns.",
         examples=["VALIDATION_ERROR"],
     )
     message: str = Field(

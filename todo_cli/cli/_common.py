@@ -348,7 +348,16 @@ def database() -> Iterator[Session]:
     from todo_cli import db
     from todo_cli.config import get_settings
 
-    runtime = db.Database.from_settings(get_settings(), origin="cli")
+    runtime = db.Database.from_settings(
+        get_settings(),
+        origin="cli",
+        # A cold start (Neon scaled to zero) keeps a terminal waiting for seconds: say why.
+        on_slow_connect=(
+            (lambda: typer.echo("Waiting for the database (it may be waking up)…", err=True))
+            if typer.get_text_stream("stderr").isatty()
+            else None
+        ),
+    )
     try:
         with runtime.session() as session:
             resume_gc()  # everything the command needs is loaded by now
