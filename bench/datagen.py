@@ -18,10 +18,11 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.common import CACHE_DIR, DB_PREFIX, log, pg_admin, pg_database_exists, pg_drop, pg_url
 
@@ -47,8 +48,12 @@ class DatasetSpec:
     def key(self) -> str:
         from todo_cli.db import HEAD_REVISION
 
+        return self.key_at(HEAD_REVISION)
+
+    def key_at(self, revision: str) -> str:
+        """The key of this data set at a schema revision (`key` is at this checkout's head)."""
         named = "-".join(f"{n}{c}" for n, c in self.named)
-        return f"{self.name}_u{self.users}_t{self.tasks}_{named}_g{GEN_VERSION}_r{HEAD_REVISION}"
+        return f"{self.name}_u{self.users}_t{self.tasks}_{named}_g{GEN_VERSION}_r{revision}"
 
     def owned(self, user: str) -> int:
         return dict(self.named)[user]
@@ -128,9 +133,15 @@ class UserRow:
     last_number: int
 
 
-def generate(spec: DatasetSpec, seed: int) -> tuple[list[UserRow], list[Row]]:
-    """All rows of a data set, tasks sorted by created_at across users."""
-    rng = random.Random(f"{seed}-{spec.key}")
+def generate(
+    spec: DatasetSpec, seed: int, *, key: str | None = None
+) -> tuple[list[UserRow], list[Row]]:
+    """All rows of a data set, tasks sorted by created_at across users.
+
+    The rows follow from the seed and the key (default `spec.key`); two schema revisions
+    get the same rows when given the same key.
+    """
+    rng = random.Random(f"{seed}-{key or spec.key}")
     counts: list[tuple[str, int, bool]] = [(name, count, True) for name, count in spec.named]
     others = spec.users - len(spec.named)
     rest = spec.tasks - sum(c for _, c, _ in counts)
@@ -190,7 +201,15 @@ def sqlite_database(spec: DatasetSpec, seed: int) -> Path:
         leftover.unlink()
     db.upgrade(DatabaseURL.parse(f"sqlite:///{tmp}"))
     users, rows = generate(spec, seed)
-    conn = sqlite3.connect(tmp, isolation_level=None)
+    fill_sqlite(tmp, users, rows)
+    tmp.rename(path)
+    log(f"generated SQLite {spec.name} ({spec.tasks:,} tasks) in {time.monotonic() - started:.1f}s")
+    return path
+
+
+def fill_sqlite(path: Path, users: list[UserRow], rows: list[Row]) -> None:
+    """Write a data set's rows into a migrated SQLite file, then ANALYZE, WAL and VACUUM."""
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = OFF")
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
@@ -223,9 +242,6 @@ def sqlite_database(spec: DatasetSpec, seed: int) -> Path:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("VACUUM")
     conn.close()
-    tmp.rename(path)
-    log(f"generated SQLite {spec.name} ({spec.tasks:,} tasks) in {time.monotonic() - started:.1f}s")
-    return path
 
 
 def sqlite_copy(spec: DatasetSpec, seed: int, dest: Path) -> str:
@@ -240,9 +256,24 @@ def sqlite_copy(spec: DatasetSpec, seed: int, dest: Path) -> str:
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
-def pg_template(spec: DatasetSpec, seed: int) -> str:
-    """The cached template database of a data set, generated on first use."""
-    digest = hashlib.sha1(f"{spec.key}_s{seed}".encode()).hexdigest()[:12]
+def pg_template(
+    spec: DatasetSpec,
+    seed: int,
+    *,
+    revision: str | None = None,
+    upgrade: Callable[[str], None] | None = None,
+    rows_key: str | None = None,
+) -> str:
+    """The cached template database of a data set, generated on first use.
+
+    By default at this checkout's schema head, migrated by `db.upgrade`. For another
+    revision (bench/revisions.py): `revision` is its schema head, `upgrade(url)` migrates
+    an empty database there, and `rows_key` is the key the rows are generated from.
+    """
+    key = spec.key if revision is None else spec.key_at(revision)
+    if rows_key is not None and rows_key != key:
+        key = f"{key}_d{rows_key}"
+    digest = hashlib.sha1(f"{key}_s{seed}".encode()).hexdigest()[:12]
     name = f"{DB_PREFIX}tpl_{spec.name}_{digest}"  # within PostgreSQL's 63 characters
     if pg_database_exists(name):
         return name
@@ -257,8 +288,27 @@ def pg_template(spec: DatasetSpec, seed: int) -> str:
     with pg_admin() as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
     url = pg_url(building)
-    db.upgrade(DatabaseURL.parse(url))
-    users, rows = generate(spec, seed)
+    if upgrade is None:
+        db.upgrade(DatabaseURL.parse(url))
+    else:
+        upgrade(url)
+    users, rows = generate(spec, seed, key=rows_key)
+    fill_pg(url, users, rows)
+    with pg_admin() as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(building), sql.Identifier(name)
+            )
+        )
+    log(
+        f"generated PostgreSQL {spec.name} ({spec.tasks:,} tasks)"
+        f" in {time.monotonic() - started:.1f}s"
+    )
+    return name
+
+
+def fill_pg(url: str, users: list[UserRow], rows: list[Row]) -> None:
+    """COPY a data set's rows into a migrated PostgreSQL database, then VACUUM (ANALYZE)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -275,17 +325,6 @@ def pg_template(spec: DatasetSpec, seed: int) -> str:
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM (ANALYZE)")
-    with pg_admin() as conn:
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(building), sql.Identifier(name)
-            )
-        )
-    log(
-        f"generated PostgreSQL {spec.name} ({spec.tasks:,} tasks)"
-        f" in {time.monotonic() - started:.1f}s"
-    )
-    return name
 
 
 def _chunks(rows: list[Row], size: int) -> Iterator[list[Row]]:
@@ -302,11 +341,14 @@ def _pg_line(r: Row) -> str:
     )
 
 
-def pg_copy(spec: DatasetSpec, seed: int, purpose: str) -> str:
-    """A fresh working copy of a data set's PostgreSQL database; returns its URL."""
+def pg_copy(spec: DatasetSpec, seed: int, purpose: str, **at: Any) -> str:
+    """A fresh working copy of a data set's PostgreSQL database; returns its URL.
+
+    `at`: pg_template's revision, upgrade and rows_key, for another revision's schema.
+    """
     from bench.common import pg_copy_database
 
-    template = pg_template(spec, seed)
+    template = pg_template(spec, seed, **at)
     return pg_copy_database(template, f"{DB_PREFIX}run_{purpose}_{spec.name}")
 
 

@@ -26,6 +26,8 @@ from bench.common import (
 )
 
 SECTIONS = ("cli", "service", "api", "memory")
+# Not part of a full run: it needs a revision to compare with (--against).
+EXTRA_SECTIONS = ("revisions",)
 
 
 def _section(name: str) -> Callable[[Options], dict[str, Any]]:
@@ -41,6 +43,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import api_bench
 
         return api_bench.run
+    if name == "revisions":
+        from bench import revisions
+
+        return revisions.run
     from bench import memory
 
     return memory.run
@@ -55,8 +61,26 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
     parser.add_argument(
         "--only",
         action="append",
-        choices=SECTIONS,
+        choices=SECTIONS + EXTRA_SECTIONS,
         help="run only this section (repeatable); the report keeps the others' last results",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="same-run CLI comparison: REV's committed code (old) against --new, each in its "
+        "own venv under bench/.cache/revisions/ (adds the revisions section; alone, runs only it)",
+    )
+    parser.add_argument(
+        "--new",
+        metavar="REV",
+        default="HEAD",
+        help="the new side of --against (default HEAD: committed code only)",
+    )
+    parser.add_argument(
+        "--against-part",
+        action="append",
+        choices=("cli", "service"),
+        help="run only this part of the --against comparison (repeatable; default both)",
     )
     parser.add_argument("--runs", type=int, help="runs per CLI case / calls per service op")
     parser.add_argument(
@@ -80,6 +104,10 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
     parser.add_argument("--report-only", action="store_true", help="rewrite the report and exit")
     parser.add_argument("--seed", type=int, default=20261127)
     args = parser.parse_args(argv)
+    if args.against and "revisions" not in (args.only or []):
+        args.only = [*(args.only or []), "revisions"]
+    if args.only and "revisions" in args.only and not args.against:
+        parser.error("the revisions section needs --against REV")
     opts = Options(
         quick=args.quick,
         no_auth=args.no_auth,
@@ -89,6 +117,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
         api_duration=args.api_duration,
         keep_db=args.keep_db,
         seed=args.seed,
+        extra={"against": args.against, "new": args.new, "parts": args.against_part},
     )
     return args, opts
 
@@ -129,13 +158,17 @@ def main(argv: list[str] | None = None) -> int:
                 {**result, "section_seconds": seconds, "load_avg_at_end": os.getloadavg()},
             )
             log(f"=== section {name} took {seconds:.0f}s ===")
+        if failed:
+            log(f"sections that failed: {', '.join(failed)}")
+        if set(sections) <= set(EXTRA_SECTIONS):
+            # A comparison between revisions is not part of docs/performance.md's report:
+            # its table is printed and kept in bench/results/revisions.md.
+            return 1 if failed else 0
         # Read again now: a section may have installed a tool that was missing at the start.
         meta["versions"] = versions()
         meta["sections_run"] = sections
         meta["total_seconds"] = round(time.monotonic() - started, 1)
         save_result("meta", meta)
-        if failed:
-            log(f"sections that failed: {', '.join(failed)}")
     from bench import report
 
     text = report.render()

@@ -2,7 +2,8 @@
 
 Each round runs every case once, in a shuffled order, so slow drift of a noisy machine
 lands on all cases alike. Time is `perf_counter_ns` around spawn-to-reap; the child's
-peak RSS comes with it from `wait4`. A case whose first (warm-up) run fails is reported
+peak RSS and CPU time (user + system, which a busy machine inflates far less than wall
+time) come with it from `wait4`. A case whose first (warm-up) run fails is reported
 as not available, with the reason, and not run again.
 """
 
@@ -47,6 +48,7 @@ class Measured:
     case: Case
     times_ms: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,11 +60,12 @@ class Measured:
         data["ms"] = summarize(self.times_ms)
         data["samples_ms"] = [round(t, 3) for t in self.times_ms]
         data["peak_rss_kib"] = summarize([float(r) for r in self.rss_kib])
+        data["cpu_ms"] = summarize(self.cpu_ms)
         return data
 
 
-def _spawn(case: Case, i: int) -> tuple[float, int, int]:
-    """Run once; (milliseconds, peak RSS KiB, exit status)."""
+def _spawn(case: Case, i: int) -> tuple[float, int, int, float]:
+    """Run once; (milliseconds, peak RSS KiB, exit status, CPU milliseconds)."""
     if case.prepare is not None:
         case.prepare(i)
     argv = case.argv(i)
@@ -79,7 +82,8 @@ def _spawn(case: Case, i: int) -> tuple[float, int, int]:
     if case.rss_file is not None:
         lines = Path(case.rss_file).read_text().split()
         rss = int(lines[-1]) if lines and lines[-1].isdigit() else -1
-    return elapsed, rss, proc.returncode
+    cpu = (usage.ru_utime + usage.ru_stime) * 1000
+    return elapsed, rss, proc.returncode, cpu
 
 
 def _probe(case: Case, i: int) -> str | None:
@@ -125,7 +129,7 @@ def run_interleaved(
         order = active[:]
         rng.shuffle(order)
         for m in order:
-            elapsed, rss, code = _spawn(m.case, warmup + r)
+            elapsed, rss, code, cpu = _spawn(m.case, warmup + r)
             if code != 0:
                 m.error = f"exit {code} on run {r + 1}"
                 log(f"  failed: {m.case.name} ({m.error})")
@@ -133,6 +137,7 @@ def run_interleaved(
                 continue
             m.times_ms.append(elapsed)
             m.rss_kib.append(rss)
+            m.cpu_ms.append(cpu)
         log(f"  round {r + 1}/{runs} done")
     return results
 
