@@ -31,7 +31,14 @@ from todo_cli.api.schemas import (
     TaskReplaceBody,
     TaskUpdateBody,
 )
-from todo_cli.models import Task, TaskPublic, TaskUpdate, change_to_json, task_to_json
+from todo_cli.models import (
+    Task,
+    TaskCreate,
+    TaskPublic,
+    TaskUpdate,
+    change_to_json,
+    task_to_json,
+)
 from todo_cli.service import Logged
 
 DEFAULT_LIMIT = 100
@@ -218,7 +225,8 @@ def add_routes(
     def create_task(
         owner: Owner, _: NoQuery, body: TaskCreateBody, session: SessionDep, request: Request
     ) -> Response:
-        task = service.create_task(session, user_id=owner, task=body)
+        new = TaskCreate(title=body.title, description=body.description)
+        task = service.create_task(session, user_id=owner, task=new)
         location = request.url_for("get_task", user_id=str(owner), task_id=str(task.id))
         return _task_response(task, session=session, status_code=201, location=location.path)
 
@@ -308,7 +316,11 @@ def add_routes(
         user_id, task_id = owned
         version = version_in_range(session, user_id, task_id, version)
         task = service.update_task(
-            session, user_id=user_id, ref=str(task_id), changes=body, expected_version=version
+            session,
+            user_id=user_id,
+            ref=str(task_id),
+            changes=TaskUpdate(**body.model_dump(exclude_unset=True)),
+            expected_version=version,
         )
         return _task_response(task, session=session)
 

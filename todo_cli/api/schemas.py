@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from todo_cli.models import TITLE_MAX_LENGTH, TaskCreate, TaskReplace, TaskUpdate
+from todo_cli.models import TITLE_MAX_LENGTH
 from todo_cli.service import DESCRIPTION_MAX_LENGTH
 
 # Characters `str.strip()` removes (Python's whitespace) and Unicode's control characters
@@ -76,10 +76,22 @@ def _document(properties: dict[str, dict[str, Any]], **extra: Any) -> Any:
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
 
-class TaskCreateBody(TaskCreate):
+# The bodies take the fields whose rules the document can state exactly (title,
+# description, completion), so that schemathesis can hold the server to them. The
+# attributes of release 2 (due, wait, priority, project, tags) are in every response
+# and are set from the CLI; taking them over HTTP needs their rules written out as
+# schemas first (a date phrase has no regular expression), and is not done yet.
+
+
+class _TaskFields(BaseModel):
+    title: str
+    description: str | None = None
+
+
+class TaskCreateBody(_TaskFields):
     """POST body: a new task."""
 
-    model_config = ConfigDict(  # type: ignore[assignment]
+    model_config = ConfigDict(
         **_STRICT,
         json_schema_extra=_document(
             {"title": _TITLE_SCHEMA, "description": _DESCRIPTION_SCHEMA},
@@ -87,10 +99,12 @@ class TaskCreateBody(TaskCreate):
     )
 
 
-class TaskReplaceBody(TaskReplace):
+class TaskReplaceBody(_TaskFields):
     """PUT body: the whole task; omitted fields go back to their defaults."""
 
-    model_config = ConfigDict(  # type: ignore[assignment]
+    is_completed: bool = False
+
+    model_config = ConfigDict(
         **_STRICT,
         json_schema_extra=_document(
             {
@@ -102,14 +116,18 @@ class TaskReplaceBody(TaskReplace):
     )
 
 
-class TaskUpdateBody(TaskUpdate):
+class TaskUpdateBody(BaseModel):
     """PATCH body: only the fields given change; at least one is required.
 
     `title` and `is_completed` may be left out but not set to null; `description: null`
     removes the description.
     """
 
-    model_config = ConfigDict(  # type: ignore[assignment]
+    title: str | None = None
+    description: str | None = None
+    is_completed: bool | None = None
+
+    model_config = ConfigDict(
         **_STRICT,
         json_schema_extra=_document(
             {
