@@ -80,7 +80,7 @@ def serve(
 
     Example: TODO_API_SECRET=… todo serve --port 8000, then open http://127.0.0.1:8000/docs
     """
-    require_api_extra("fastapi", "uvicorn", "jwt")
+    require_api_extra("fastapi", "fastapi_offline", "uvicorn", "jwt")
     from todo_cli import tokens
     from todo_cli.config import get_settings
 
