@@ -29,10 +29,18 @@ class TodoError(Exception):
     exit_code: ClassVar[ExitCode] = ExitCode.UNEXPECTED
     http_status: ClassVar[int] = 500
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details or {}
+        # HTTP headers the answer to this error carries (`Allow` with a 405).
+        self.headers: dict[str, str] = headers or {}
 
     def to_body(self) -> dict[str, Any]:
         """The uniform error body shared by `--json` output and the HTTP API."""

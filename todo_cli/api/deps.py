@@ -54,7 +54,7 @@ async def _session(request: Request, *, read_only: bool) -> AsyncIterator[Sessio
     once the schema is checked; closing a read-only session (nothing to roll back on
     PostgreSQL, a local one on SQLite), or a session whose transaction has ended (the
     service committed). Otherwise (the first requests, a failed write whose transaction
-    must be rolled back) it happens in a worker thread, as before.
+    must be rolled back) it happens in a worker thread.
 
     A context manager, not a generator the dependencies iterate: an error raised at an
     `async for` body's `yield` leaves the inner generator suspended, and its `finally`

@@ -43,10 +43,11 @@ logger = logging.getLogger("todo.api")
 # enough for a Neon compute to wake, short enough not to matter when it is already up.
 RETRY_AFTER_SECONDS = 5
 
-# The code of each status, as the error classes carry them. The framework decides some
-# statuses itself (unknown route, wrong method…); they get the code of their status too.
-CODES_BY_STATUS = {
-    error.http_status: error.code
+# The error class of each status. The framework decides some statuses itself (unknown
+# route, wrong method…); they become the error of their status, and any other status
+# the closest one (a client's mistake, or ours), so the list of codes stays closed.
+ERRORS_BY_STATUS: dict[int, type[TodoError]] = {
+    error.http_status: error
     for error in (
         ValidationError,
         Unauthorized,
@@ -58,32 +59,17 @@ CODES_BY_STATUS = {
         Unavailable,
     )
 }
-
-
-class HTTPError(TodoError):
-    """A status the framework decided on (unknown route, wrong method…)."""
-
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
+CODES_BY_STATUS = {status: error.code for status, error in ERRORS_BY_STATUS.items()}
 
 
 def error_response(error: TodoError) -> JSONResponse:
     """The one translation of an error into an HTTP response."""
-    headers: dict[str, str] = {}
-    status = error.http_status
-    if isinstance(error, HTTPError):
-        status = error.status
-        headers.update(error.headers)
-        body = {"error": {"code": _code(status), "message": error.message, "details": {}}}
-    else:
-        body = error.to_body()
+    headers = dict(error.headers)
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, Unavailable):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error.to_body(), status_code=error.http_status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -171,7 +157,8 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
         message = str(exc.detail) if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     else:
         message = HTTPStatus(status).phrase
-    return error_response(HTTPError(status, message, headers=headers))
+    error = ERRORS_BY_STATUS.get(status, ValidationError if status < 500 else InternalError)
+    return error_response(error(message, headers=headers))
 
 
 def _allowed_methods(request: Request) -> Sequence[str]:
@@ -219,14 +206,6 @@ async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
 
 def _internal_error() -> JSONResponse:
     return error_response(InternalError("The server hit an unexpected error; it has been logged."))
-
-
-def _code(status: int) -> str:
-    """The code for a status; one no error class has still gets one of the codes of
-    `CODES_BY_STATUS`, so that the document's list of codes is complete."""
-    if status in CODES_BY_STATUS:
-        return CODES_BY_STATUS[status]
-    return ValidationError.code if status < 500 else InternalError.code
 
 
 class _ScrubSecrets(logging.Filter):
