@@ -77,15 +77,15 @@ def test_password_never_in_str_repr_or_masked_form() -> None:
     for shown in (str(url), repr(url), url.masked, f"{url}", f"{url!r}"):
         assert "AbC123dEf" not in shown
         assert "***" in shown
-    assert url.password == "AbC123dEf"
+    assert url.secrets == ("AbC123dEf",)
 
 
 def test_percent_encoded_password_is_decoded_for_the_driver_and_masked() -> None:
     url = DatabaseURL.parse("postgresql://u:p%25ss%40w@h/db")
-    assert url.password == "p%ss@w"
+    assert url.secrets == ("p%ss@w",)
     assert make_url(url.reveal()).password == "p%ss@w"
     assert "p%25ss" not in url.masked
-    assert redact("failed for p%ss@w and p%25ss%40w", url.password) == "failed for *** and ***"
+    assert redact("failed for p%ss@w and p%25ss%40w", *url.secrets) == "failed for *** and ***"
 
 
 def test_todo_database_url_wins_over_database_url_over_embedded_sqlite(
@@ -193,7 +193,7 @@ def test_a_password_given_as_a_url_option_is_masked_too(raw: str) -> None:
     url = DatabaseURL.parse(raw)
     for shown in (str(url), repr(url), url.masked):
         assert "Sup3rSecret" not in shown
-    assert url.password == "Sup3rSecret"
+    assert set(url.secrets) == {"Sup3rSecret"}
     assert redact("failed: Sup3rSecret", *url.secrets) == "failed: ***"
     assert "sslmode=require" in url.masked or "sslmode" not in raw
 

@@ -273,11 +273,6 @@ class DatabaseURL:
         return _mask(self._url)
 
     @property
-    def password(self) -> str | None:
-        """The password, whether in the user info or in libpq's `?password=` option."""
-        return next(iter(self.secrets), None)
-
-    @property
     def secrets(self) -> tuple[str, ...]:
         """Every password the URL carries, for `redact`."""
         parts = urlsplit(self._url)
