@@ -30,6 +30,10 @@ class _TodoGroup(LeanGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C: the shell's convention (128 + SIGINT), quietly, as SPEC says; Click
+            # would print "Aborted!" and exit 1, like a failure.
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         except Exception as exc:
             if isinstance(exc, typer.TyperException) and exc.exit_code == ExitCode.USAGE:
                 if _json_requested(ctx):

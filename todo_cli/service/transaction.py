@@ -149,8 +149,10 @@ def writing(
         return
     session.info.pop(_COMMITTED_KEY, None)
     with transaction(session):
-        connection = session.connection()
-        connection.info[RECORDING] = True
+        # The dict itself, not `connection.info`: after an interrupted statement (Ctrl-C)
+        # the connection is invalid and reading `.info` raises, hiding the interruption.
+        connection_info = session.connection().info
+        connection_info[RECORDING] = True
         try:
             recorder = Recorder(user_id, 0, verb, kind, undoes)
             if new_tasks:
@@ -164,7 +166,7 @@ def writing(
             _save(session, recorder)
         finally:
             session.info.pop(_RECORDER_KEY, None)
-            connection.info.pop(RECORDING, None)
+            connection_info.pop(RECORDING, None)
     if recorder.items:
         session.info[_COMMITTED_KEY] = Committed(recorder.change_id, frozenset(recorder.items))
 
