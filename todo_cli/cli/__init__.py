@@ -100,6 +100,7 @@ def _root(
 
 def _register() -> None:
     from todo_cli.cli import history, settings, tasks, users
+    from todo_cli.cli.daemon import daemon_app
     from todo_cli.cli.db_commands import db_app
     from todo_cli.cli.serve import serve
     from todo_cli.cli.token import token_app
@@ -126,6 +127,7 @@ def _register() -> None:
     app.add_typer(db_app, name="db")
     app.command("serve")(serve)
     app.add_typer(token_app, name="token")
+    app.add_typer(daemon_app, name="daemon")
 
 
 _register()
@@ -138,6 +140,15 @@ def main() -> None:
     command returns, so tearing down thousands of imported objects would only add
     latency. Only the real entry point does this, never `CliRunner`.
     """
+    os._exit(run())
+
+
+def run() -> int:
+    """Run the command in `sys.argv`, flush stdout and stderr, and return its exit code.
+
+    Shared by `main` and the warm server (`todo_cli.warm.server`), so that a command
+    ends the same way, closed pipe included, wherever it runs.
+    """
     try:
         app(prog_name="todo")
         code = 0
@@ -148,7 +159,7 @@ def main() -> None:
             stream.flush()
         except (BrokenPipeError, ValueError):  # reader gone (`| head`), or stream closed
             code = code or ExitCode.UNEXPECTED
-    os._exit(code)
+    return code
 
 
 def _exit_status(code: object) -> int:
