@@ -499,7 +499,7 @@ class Server:
             self._shut_down()
 
     def _serve_one(self) -> None:
-        self.listener.settimeout(5.0)
+        self.listener.settimeout(min(5.0, self.idle))
         try:
             conn = _accept(self.listener)
         except TimeoutError:
