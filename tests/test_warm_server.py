@@ -66,7 +66,7 @@ def _prepared(
     if backend == "postgresql":
         variables["TODO_USER"] = "alice"
         for args in (("db", "upgrade"), ("user", "add", "alice")):
-            done = warm.run(*args, warm=False, **variables)
+            done = warm.run(*args, warm=False, env=variables)
             assert done.returncode == 0, done.stderr
     return url, variables
 
@@ -78,8 +78,11 @@ _INSTANT = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)
 def _twin(ran: Ran) -> Ran:
     """The output of a write with what must differ between twin databases blanked:
     the UUIDs each one made and the instants each one wrote."""
-    blank = lambda data: _INSTANT.sub(b"<instant>", _UUID.sub(b"<uuid>", data))  # noqa: E731
-    return Ran(ran.returncode, blank(ran.stdout), blank(ran.stderr))
+    return Ran(ran.returncode, _blank(ran.stdout), _blank(ran.stderr))
+
+
+def _blank(data: bytes) -> bytes:
+    return _INSTANT.sub(b"<instant>", _UUID.sub(b"<uuid>", data))
 
 
 def _same(warm: Ran, cold: Ran, expected_code: int | None = None) -> None:
@@ -130,9 +133,9 @@ def test_commands_match_in_process_byte_for_byte(
     ]
     for args, code in writes:
         before = running.served()
-        warm = running.run(*args, warm=True, **env_a)
+        warm = running.run(*args, warm=True, env=env_a)
         assert running.served() == before + 1
-        cold = running.run(*args, warm=False, **env_b)
+        cold = running.run(*args, warm=False, env=env_b)
         _same(_twin(warm), _twin(cold), code)
     _age_everything(url_a)
     running.variables = env_a
@@ -148,7 +151,7 @@ def test_terminal_width_and_colour_follow_the_client(
 ) -> None:
     url, variables = _prepared(running, new_database, "sqlite")
     title = "A title long enough to be cut at the terminal's width " * 3
-    assert running.run("add", title, warm=False, **variables).returncode == 0
+    assert running.run("add", title, warm=False, env=variables).returncode == 0
     _age_everything(url)
     base = {**running.env(warm=False, **variables), "TERM": "xterm-256color"}
     base.pop("NO_COLOR")
@@ -173,7 +176,7 @@ def test_a_prompt_reads_the_clients_terminal(
     _url, variables = _prepared(running, new_database, "sqlite")
     env = running.env(warm=False, **variables)
     for name in ("bob", "carol"):
-        assert running.run("user", "add", name, warm=False, **variables).returncode == 0
+        assert running.run("user", "add", name, warm=False, env=variables).returncode == 0
     prompt = b"[y/N] "
     forked = running.status()["server"]["commands_forked"]
     warm_no = on_terminal(
@@ -190,8 +193,8 @@ def test_a_prompt_reads_the_clients_terminal(
     assert warm_yes[1].replace(b"bob", b"carol") == cold_yes[1]
     # A prompting command never runs in (and blocks) the server itself: it is forked.
     assert running.status()["server"]["commands_forked"] == forked + 2
-    assert running.run("user", "list", warm=False, **variables).stdout.count(b"\n") >= 1
-    gone = running.run("user", "list", warm=True, **variables).stdout
+    assert running.run("user", "list", warm=False, env=variables).stdout.count(b"\n") >= 1
+    gone = running.run("user", "list", warm=True, env=variables).stdout
     assert b"bob" not in gone and b"carol" not in gone
 
 
@@ -199,8 +202,8 @@ def test_two_commands_at_once_neither_waits_for_the_others_prompt(
     running: Warm, new_database: Callable[[str], DatabaseURL]
 ) -> None:
     _url, variables = _prepared(running, new_database, "sqlite")
-    assert running.run("user", "add", "bob", warm=False, **variables).returncode == 0
-    assert running.run("add", "meanwhile", warm=False, **variables).returncode == 0
+    assert running.run("user", "add", "bob", warm=False, env=variables).returncode == 0
+    assert running.run("add", "meanwhile", warm=False, env=variables).returncode == 0
     env = running.env(warm=True, **variables)
     seen: list[Ran] = []
 
@@ -209,7 +212,7 @@ def test_two_commands_at_once_neither_waits_for_the_others_prompt(
         assert process.poll() is None
         before = running.served()
         started = time.monotonic()
-        seen.append(running.run("list", warm=True, **variables))
+        seen.append(running.run("list", warm=True, env=variables))
         assert time.monotonic() - started < 10
         assert running.served() == before + 1
         assert process.poll() is None  # still asking
@@ -227,7 +230,7 @@ def test_ctrl_c_stops_a_command_waiting_for_a_row_lock(
     running: Warm, new_database: Callable[[str], DatabaseURL], signum: int
 ) -> None:
     url, variables = _prepared(running, new_database, "postgresql")
-    assert running.run("add", "locked", warm=False, **variables).returncode == 0
+    assert running.run("add", "locked", warm=False, env=variables).returncode == 0
     conninfo = url.reveal().replace("postgresql+psycopg://", "postgresql://")
     outcomes = []
     for warm in (True, False):
@@ -248,7 +251,7 @@ def test_ctrl_c_stops_a_command_waiting_for_a_row_lock(
     assert outcomes[0][0] == (130 if signum == signal.SIGINT else -signum)
     # Nothing changed, and the server serves the next command as usual (no signal left).
     before = running.served()
-    listed = running.run("list", warm=True, **variables)
+    listed = running.run("list", warm=True, env=variables)
     assert listed.returncode == 0 and b"locked" in listed.stdout
     assert running.served() == before + 1
 
@@ -271,7 +274,7 @@ def test_a_closed_pipe_ends_the_same_way(
 ) -> None:
     _url, variables = _prepared(running, new_database, "sqlite")
     for i in range(50):
-        assert running.run("add", f"task {i}", warm=False, **variables).returncode == 0
+        assert running.run("add", f"task {i}", warm=False, env=variables).returncode == 0
     outcomes = []
     for warm in (True, False):
         read_end, write_end = os.pipe()
@@ -322,7 +325,9 @@ def test_help_and_completion_never_reach_the_server(running: Warm) -> None:
         if args != ("daemon", "status"):
             _same(warm, cold, 0)
     completion = running.run(
-        "", warm=True, _TODO_COMPLETE="complete_bash", COMP_WORDS="todo ", COMP_CWORD="1"
+        "",
+        warm=True,
+        env={"_TODO_COMPLETE": "complete_bash", "COMP_WORDS": "todo ", "COMP_CWORD": "1"},
     )
     assert completion.returncode == 0
     assert running.served() == before

@@ -54,11 +54,17 @@ class Warm:
         }
 
     def run(
-        self, *args: str, warm: bool, cwd: Path | None = None, input: bytes = b"", **variables: str
+        self,
+        *args: str,
+        warm: bool,
+        cwd: Path | None = None,
+        input: bytes = b"",
+        env: dict[str, str] | None = None,
     ) -> Ran:
+        """`todo ARGS`, with `env` added to this directory's environment."""
         done = subprocess.run(
             [TODO, *args],
-            env=self.env(warm=warm, **variables),
+            env=self.env(warm=warm, **(env or {})),
             cwd=cwd,
             input=input,
             capture_output=True,
