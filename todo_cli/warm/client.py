@@ -295,6 +295,8 @@ def recv_frame(
 
 def peer_uid(sock: _socket.socket) -> int:
     """The uid of the process at the other end (Linux SO_PEERCRED: pid, uid, gid)."""
+    if not hasattr(_socket, "SO_PEERCRED"):
+        raise PermissionError("cannot tell who is at the other end on this system")
     credentials = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
     return int.from_bytes(credentials[4:8], sys.byteorder)
 
