@@ -6,6 +6,7 @@ Each test that starts a server uses a socket directory of its own and stops it.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -98,6 +99,9 @@ def test_an_unsafe_socket_directory_is_refused(server: Warm, tmp_path: Path, pro
     started = server.run("daemon", "start", warm=True)
     assert started.returncode == ExitCode.UNAVAILABLE
     assert b"Cannot use the socket directory" in started.stderr
+    as_json = server.run("daemon", "start", "--json", warm=True)
+    assert as_json.returncode == ExitCode.UNAVAILABLE and as_json.stdout == b""
+    assert json.loads(as_json.stderr)["error"]["code"] == "SERVICE_UNAVAILABLE"
     status = server.run("daemon", "status", warm=True)
     assert b"Not used:" in status.stdout and b"No warm server is running" in status.stdout
     assert not os.path.lexists(directory / client.SOCKET_NAME)

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup
-from todo_cli.errors import ConfigError, TodoError
+from todo_cli.errors import ConfigError
 
 daemon_app = typer.Typer(
     cls=LeanGroup,
@@ -23,10 +23,9 @@ _START_WAIT_SECONDS = 15.0
 _STOP_WAIT_SECONDS = 5.0
 
 
-class DaemonError(TodoError):
-    """The warm server could not be started or stopped."""
-
-    exit_code = ConfigError.exit_code
+class DaemonError(ConfigError):
+    """The warm server could not be used, started or stopped (exit 5, like a setting
+    that cannot work)."""
 
 
 def _status(directory: str) -> dict[str, Any] | None:
