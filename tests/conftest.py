@@ -112,6 +112,9 @@ def _isolated_environment(
         if name.startswith("TODO_") and name not in ("TODO_REQUIRE_POSTGRES",):
             monkeypatch.delenv(name)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # `todo` subprocesses run in-process unless a test starts its own warm server
+    # (tests/test_warm_*.py), so that no test leaves a server behind.
+    monkeypatch.setenv("TODO_DAEMON", "0")
     monkeypatch.delenv("TODO_TEST_DATABASE_URL", raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))

@@ -1,14 +1,10 @@
-"""The `todo` console script and `python -m todo_cli`."""
+"""The `todo` console script and `python -m todo_cli`.
 
-from todo_cli._startup import pause_gc
+The entry point is the warm server's client (`todo_cli.warm.client`): it hands the
+command to a running server, or runs it in this process exactly as before.
+"""
 
-
-def main() -> None:
-    pause_gc()  # until the command has imported what it needs (see todo_cli._startup)
-    from todo_cli.cli import main as run
-
-    run()
-
+from todo_cli.warm.client import main
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3
     CONFLICT = 4
     UNAVAILABLE = 5
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 class TodoError(Exception):

@@ -45,6 +45,10 @@ class _TodoGroup(LeanGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C: the shell's convention (128 + SIGINT), quietly, as SPEC says; Click
+            # would print "Aborted!" and exit 1, like a failure.
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         except Exception as exc:
             if isinstance(exc, typer.TyperException) and exc.exit_code == ExitCode.USAGE:
                 if _json_requested(ctx):
@@ -145,6 +149,7 @@ def help_command(
 
 def _register() -> None:
     from todo_cli.cli import history, settings, tasks, users
+    from todo_cli.cli.daemon import daemon_app
     from todo_cli.cli.db_commands import db_app
     from todo_cli.cli.serve import serve
     from todo_cli.cli.token import token_app
@@ -173,6 +178,7 @@ def _register() -> None:
     app.command("serve", cls=LeanCommand)(serve)
     app.add_typer(token_app, name="token")
     app.command("help", cls=LeanCommand)(help_command)
+    app.add_typer(daemon_app, name="daemon")
 
 
 _register()
@@ -185,6 +191,15 @@ def main() -> None:
     command returns, so tearing down thousands of imported objects would only add
     latency. Only the real entry point does this, never `CliRunner`.
     """
+    os._exit(run())
+
+
+def run() -> int:
+    """Run the command in `sys.argv`, flush stdout and stderr, and return its exit code.
+
+    Shared by `main` and the warm server (`todo_cli.warm.server`), so that a command
+    ends the same way, closed pipe included, wherever it runs.
+    """
     try:
         app(prog_name="todo")
         code = 0
@@ -195,7 +210,7 @@ def main() -> None:
             stream.flush()
         except (BrokenPipeError, ValueError):  # reader gone (`| head`), or stream closed
             code = code or ExitCode.UNEXPECTED
-    os._exit(code)
+    return code
 
 
 def _exit_status(code: object) -> int:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from todo_cli.config import DatabaseURL, Settings
+    from todo_cli.db import Database
     from todo_cli.models import User
 
 _JSON_KEY = "todo.json"
@@ -337,33 +338,47 @@ def as_user_error(exc: Exception) -> TodoError | None:
 # --- the database and the acting user -----------------------------------------------------
 
 
+# Installed by the warm server (`todo_cli.warm.server`): the runtime to use for these
+# settings, kept alive across commands so that connections are reused. None (a plain
+# process) means a runtime of the command's own, disposed at its end.
+kept_runtime: Callable[[Settings], Database] | None = None
+
+
 @contextmanager
 def database() -> Iterator[Session]:
     """One session for this command, from the database runtime (`db.Database`).
 
     The runtime checks the schema first; a SQLite database is created or upgraded on the
-    spot, PostgreSQL only ever by `todo db upgrade`. It is disposed on the way out, so
-    every connection is closed before the process exits.
+    spot, PostgreSQL only ever by `todo db upgrade`. In a plain process it is disposed on
+    the way out, so every connection is closed before the process exits; the warm server
+    keeps one runtime per database instead (`kept_runtime`).
     """
     from todo_cli import db
     from todo_cli.config import get_settings
 
-    runtime = db.Database.from_settings(
-        get_settings(),
-        origin="cli",
-        # A cold start (Neon scaled to zero) keeps a terminal waiting for seconds: say why.
-        on_slow_connect=(
-            (lambda: typer.echo("Waiting for the database (it may be waking up)…", err=True))
-            if typer.get_text_stream("stderr").isatty()
-            else None
-        ),
-    )
+    keep = kept_runtime
+    settings = get_settings()
+    if keep is not None:
+        runtime = keep(settings)
+    else:
+        runtime = db.Database.from_settings(
+            settings,
+            origin="cli",
+            # A cold start (Neon scaled to zero) keeps a terminal waiting for seconds: say
+            # why.
+            on_slow_connect=(
+                (lambda: typer.echo("Waiting for the database (it may be waking up)…", err=True))
+                if typer.get_text_stream("stderr").isatty()
+                else None
+            ),
+        )
     try:
         with runtime.session() as session:
             resume_gc()  # everything the command needs is loaded by now
             yield session
     finally:
-        runtime.dispose()
+        if keep is None:
+            runtime.dispose()
 
 
 class Acting(NamedTuple):

@@ -152,7 +152,8 @@ def writing(
         return
     session.info.pop(_COMMITTED_KEY, None)
     with transaction(session):
-        # The dict itself: a connection that dies mid-write cannot be asked for it again.
+        # The dict itself: a connection that died mid-write (killed, or Ctrl-C) cannot be
+        # asked for it again, and the error would hide the real one.
         marks = session.connection().info
         marks[RECORDING] = True
         try:

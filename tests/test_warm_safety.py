@@ -1,0 +1,174 @@
+"""When the warm server must not be used: stale, unsafe, or switched off; and the
+client's own rules (which commands never go to a server, `TODO_DAEMON` in `.env`).
+
+Each test that starts a server uses a socket directory of its own and stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.warm import Warm, make_runtime_dir
+from todo_cli.errors import ExitCode
+from todo_cli.warm import client
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Warm]:
+    warm = Warm(make_runtime_dir(tmp_path))
+    try:
+        yield warm
+    finally:
+        warm.stop()
+
+
+def test_a_stale_server_is_bypassed_then_replaced(server: Warm) -> None:
+    """A changed package file: the command runs in-process, and a fresh server follows."""
+    old_pid = server.start()
+    assert server.run("add", "one", warm=True).returncode == 0
+    served = server.served()
+    touched = Path(client.package_dir()) / "warm" / "__init__.py"
+    status = touched.stat()
+    os.utime(touched, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))
+    try:
+        warm = server.run("list", warm=True)
+        cold = server.run("list", warm=False)
+        assert (warm.returncode, warm.stdout, warm.stderr) == (
+            cold.returncode,
+            cold.stdout,
+            cold.stderr,
+        )
+        assert b"one" in warm.stdout
+        report = server.status()
+        if report["server"] is not None and report["server"]["pid"] == old_pid:
+            assert report["server"]["commands"] == served  # it did not run `list`
+        deadline = time.monotonic() + 30
+        report = server.status()
+        while time.monotonic() < deadline and (
+            report["server"] is None or report["server"]["pid"] == old_pid
+        ):
+            time.sleep(0.1)
+            report = server.status()
+        assert report["server"] is not None and report["server"]["pid"] != old_pid
+        assert report["server"]["commands"] == 0
+        before = server.served()
+        assert server.run("list", warm=True).stdout == cold.stdout
+        assert server.served() == before + 1
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(old_pid):
+            time.sleep(0.1)
+        assert not _alive(old_pid)  # replaced servers go away
+    finally:
+        server.stop()
+        os.utime(touched, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("problem", ["mode", "owner", "symlink"])
+def test_an_unsafe_socket_directory_is_refused(server: Warm, tmp_path: Path, problem: str) -> None:
+    directory = server.runtime_dir / "todo"
+    if problem == "symlink":
+        target = tmp_path / "elsewhere"
+        target.mkdir(mode=0o700)
+        directory.symlink_to(target)
+    else:
+        directory.mkdir(mode=0o700)
+        if problem == "mode":
+            directory.chmod(0o755)
+        elif os.getuid() == 0:
+            os.chown(directory, 65534, 65534)
+        else:
+            pytest.skip("giving a directory away needs root")
+    warm = server.run("add", "safe anyway", warm=True)
+    cold = server.run("list", warm=False)
+    assert warm.returncode == 0 and warm.stderr == b""  # ran in-process, said nothing
+    assert b"safe anyway" in cold.stdout
+    started = server.run("daemon", "start", warm=True)
+    assert started.returncode == ExitCode.UNAVAILABLE
+    assert b"Cannot use the socket directory" in started.stderr
+    as_json = server.run("daemon", "start", "--json", warm=True)
+    assert as_json.returncode == ExitCode.UNAVAILABLE and as_json.stdout == b""
+    assert json.loads(as_json.stderr)["error"]["code"] == "SERVICE_UNAVAILABLE"
+    status = server.run("daemon", "status", warm=True)
+    assert b"Not used:" in status.stdout and b"No warm server is running" in status.stdout
+    assert not os.path.lexists(directory / client.SOCKET_NAME)
+
+
+def test_todo_daemon_off_never_starts_a_server(server: Warm) -> None:
+    assert server.run("list", warm=False).returncode == 0
+    assert not (server.runtime_dir / "todo" / client.SOCKET_NAME).exists()
+    assert server.status()["server"] is None
+
+
+def test_todo_daemon_is_read_from_the_environment_then_dotenv(tmp_path: Path) -> None:
+    os.chdir(tmp_path)
+    assert client.daemon_enabled({})
+    assert not client.daemon_enabled({"TODO_DAEMON": "0"})
+    assert not client.daemon_enabled({"TODO_DAEMON": "off"})
+    (tmp_path / ".env").write_text("# comment\nexport TODO_DAEMON='false'  # off here\n")
+    assert not client.daemon_enabled({})
+    assert client.daemon_enabled({"TODO_DAEMON": "1"})  # the environment wins
+
+
+@pytest.mark.parametrize(
+    ("argv", "here"),
+    [
+        (["todo", "list"], False),
+        (["todo", "-u", "alice", "list"], False),
+        (["todo", "add", "--", "db"], False),
+        (["todo"], True),
+        (["todo", "--help"], True),
+        (["todo", "list", "--help"], True),
+        (["todo", "--version"], True),
+        (["todo", "--install-completion"], True),
+        (["todo", "db", "upgrade"], True),
+        (["todo", "serve"], True),
+        (["todo", "daemon", "status"], True),
+    ],
+)
+def test_commands_that_always_run_in_process(argv: list[str], here: bool) -> None:
+    assert client.runs_in_process(argv, {}) is here
+
+
+def test_completion_always_runs_in_process() -> None:
+    assert client.runs_in_process(["todo", "list"], {"_TODO_COMPLETE": "complete_zsh"})
+
+
+def test_the_clients_exit_code_for_a_lost_server_is_the_unexpected_one() -> None:
+    assert client.EXIT_UNEXPECTED == ExitCode.UNEXPECTED
+
+
+def test_frames_round_trip() -> None:
+    fields = [b"", b"run", bytes(range(256)) * 100]
+    packed = client.pack(fields)
+    assert client.unpack(packed[4:]) == fields
+    assert int.from_bytes(packed[:4], "big") == len(packed) - 4
+
+
+def test_the_server_starts_with_no_secret_in_its_environment() -> None:
+    kept = client.server_environment(
+        {
+            "PATH": "/bin",
+            "TODO_DATABASE_URL": "postgresql://u:secret@h/db",
+            "DATABASE_URL": "postgresql://u:secret@h/db",
+            "PGPASSWORD": "secret",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONUTF8": "1",
+            "TODO_DAEMON_IDLE": "5",
+        }
+    )
+    assert "secret" not in repr(kept)
+    assert set(kept) == {"PATH", "LC_ALL", "PYTHONUTF8", "TODO_DAEMON_IDLE"}
