@@ -38,8 +38,9 @@ from todo_cli.service.users import require_user
 from todo_cli.service.validation import MAX_NUMBER, bounded
 
 _CONFLICTS_SHOWN = 10
-# What "as the change left it" ignores: the bookkeeping every write moves forward.
-_UNCOMPARED = frozenset({"version", "updated_at", "status"})
+# What "as the change left it" ignores: the bookkeeping every write moves forward, and
+# when a completion happened (its state is `is_completed`).
+_UNCOMPARED = frozenset({"version", "updated_at", "status", "completed_at"})
 
 
 @dataclass(frozen=True)
