@@ -220,3 +220,25 @@ def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None
     settings = get_settings()
     assert make_url(settings.db_url().reveal()).username == "fallback"
     assert settings.connect_timeout == 5.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("TODO_CONNECT_TIMEOUT", "soon", "give a number of seconds, such as 5 or 0.5"),
+        ("TODO_CONNECT_TIMEOUT", "0", "give a number above 0"),
+        ("TODO_CONNECT_TIMEOUT", "nan", "give a number of at most 300"),
+        ("TODO_CONNECT_TIMEOUT", "1e9", "give a number of at most 300"),
+        ("TODO_DATABASE_POOLER", "maybe", "give true or false (or 1 / 0, yes / no, on / off)"),
+        ("TODO_DEBUG", "sometimes", "give true or false (or 1 / 0, yes / no, on / off)"),
+    ],
+)
+def test_a_bad_setting_is_named_in_a_users_words(
+    name: str, value: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No pydantic wording ("Input should be a valid number…") reaches a user."""
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError) as refused:
+        get_settings()
+    assert refused.value.message == f"{name} is invalid: {reason}."

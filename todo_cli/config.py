@@ -106,7 +106,24 @@ def get_settings() -> Settings:
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        raise ConfigError(f"TODO_{field.upper()} is invalid: {first['msg']}.") from None
+        wording = _SETTING_ERRORS.get(first["type"])
+        reason = wording.format(**first.get("ctx", {})) if wording else first["msg"]
+        raise ConfigError(f"TODO_{field.upper()} is invalid: {reason}.") from None
+
+
+# Pydantic's wording of a bad setting, in a user's words (the setting's value is the
+# user's own text, so the sentence says what to write instead).
+_SETTING_ERRORS = {
+    "float_parsing": "give a number of seconds, such as 5 or 0.5",
+    "float_type": "give a number of seconds, such as 5 or 0.5",
+    "finite_number": "give a number of seconds, such as 5 or 0.5",
+    "bool_parsing": "give true or false (or 1 / 0, yes / no, on / off)",
+    "bool_type": "give true or false (or 1 / 0, yes / no, on / off)",
+    "greater_than": "give a number above {gt:g}",
+    "greater_than_equal": "give a number of {ge:g} or more",
+    "less_than_equal": "give a number of at most {le:g}",
+    "less_than": "give a number below {lt:g}",
+}
 
 
 def known_secrets() -> tuple[str, ...]:

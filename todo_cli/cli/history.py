@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from todo_cli.cli._common import JsonOption, UserOption, acting_user, whole_number
+from todo_cli.cli.tasks import RefArgument
 
 if TYPE_CHECKING:
     from todo_cli.service import Logged
@@ -86,14 +87,7 @@ def history(
 
 
 def log(
-    ref: Annotated[
-        str,
-        typer.Argument(
-            metavar="REF",
-            show_default=False,
-            help="A task by number, UUID or UUID prefix (4+ hex digits). Example: 3",
-        ),
-    ],
+    ref: RefArgument,
     limit: LimitOption = DEFAULT_HISTORY_LIMIT,
     user: UserOption = None,
     json: JsonOption = False,
