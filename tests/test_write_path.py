@@ -36,6 +36,9 @@ WRITERS: dict[str, Call] = {
     "update_task": lambda s, u: service.update_task(
         s, user_id=u.id, ref="1", changes=TaskUpdate(title="renamed")
     ),
+    "update_tasks": lambda s, u: service.update_tasks(
+        s, user_id=u.id, refs=["1-2"], changes=TaskUpdate(add_tags=["home"])
+    ),
     "complete_tasks": lambda s, u: service.complete_tasks(s, user_id=u.id, refs=["1", "2"]),
     "reopen_tasks": lambda s, u: service.reopen_tasks(s, user_id=u.id, refs=["3"]),
     "delete_tasks": lambda s, u: service.delete_tasks(s, user_id=u.id, refs=["2"]),

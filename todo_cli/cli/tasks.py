@@ -35,7 +35,8 @@ RefsArgument = Annotated[
     typer.Argument(
         metavar="REF",
         show_default=False,
-        help="Tasks by number, UUID or UUID prefix (4+ hex digits). Example: 3 7 1f3e",
+        help="Tasks by number, range or list of numbers, UUID or UUID prefix (4+ hex "
+        "digits). Example: 3 5-7 9,12 1f3e",
     ),
 ]
 RefArgument = Annotated[
@@ -302,7 +303,15 @@ def show(
 
 def edit(
     ctx: typer.Context,
-    ref: RefArgument,
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF",
+            show_default=False,
+            help="The task, or tasks as a range or list of numbers (all change, or none). "
+            "Example: 3, 3-7 or 3,5,9",
+        ),
+    ],
     words: Annotated[
         list[str] | None,
         typer.Argument(
@@ -402,14 +411,14 @@ def edit(
                 "Nothing to change: give attributes (due:fri +home pri:H), --title or "
                 '--description (example: todo edit 3 --title "Buy oat milk").'
             )
-        task = service.update_task(
+        tasks = service.update_tasks(
             session,
             user_id=me.id,
-            ref=ref,
+            refs=[ref],
             changes=TaskUpdate.model_validate(changes),
             zone=zone,
         )
-    _render([task], "Updated", as_json=json, single=True, zone=zone)
+    _render(tasks, "Updated", as_json=json, single=len(tasks) == 1, zone=zone)
 
 
 def note(

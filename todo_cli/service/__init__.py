@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         list_tasks,
         reopen_tasks,
         update_task,
+        update_tasks,
     )
     from todo_cli.service.transaction import Committed, last_committed
     from todo_cli.service.users import (
@@ -92,6 +93,7 @@ _HOMES = {
     "task_not_found": "references",
     "undo_change": "history",
     "update_task": "tasks",
+    "update_tasks": "tasks",
     "user_not_found": "users",
 }
 
@@ -136,5 +138,6 @@ __all__ = [
     "task_not_found",
     "undo_change",
     "update_task",
+    "update_tasks",
     "user_not_found",
 ]

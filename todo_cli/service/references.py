@@ -19,6 +19,10 @@ from todo_cli.models import Task
 from todo_cli.service.validation import MAX_NUMBER, MIN_PREFIX_LENGTH, as_uuid, shortened
 
 _AMBIGUOUS_SHOWN = 10
+# At most this many tasks in one range (`1-10000`): far more than anyone means to name.
+MAX_RANGE = 10_000
+_BATCH = 1_000
+_RANGE = re.compile(r"([0-9]{1,10})-([0-9]{1,10})")
 _NUMBER = re.compile(r"[0-9]+")
 _HEX_PREFIX = re.compile(r"[0-9a-f]+")
 _UUID_HEX_DIGITS = 32
@@ -102,19 +106,58 @@ def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = F
     return task
 
 
+def expand(refs: Sequence[str]) -> list[str]:
+    """References with lists (`3,5,9`) and ranges of numbers (`3-7`) spelled out.
+
+    Only digits on both sides make a range: `1f3e-77` stays a UUID prefix.
+    """
+    expanded: list[str] = []
+    for ref in refs:
+        for part in ref.split(",") if "," in ref else [ref]:
+            text = part.strip()
+            if not text:
+                raise ValidationError(
+                    f"{shortened(ref)!r} has an empty item; write lists as 3,5,9",
+                    details={"ref": ref},
+                )
+            match = _RANGE.fullmatch(text)
+            if match is None:
+                expanded.append(text)
+                continue
+            low, high = (int(bound) for bound in match.groups())
+            if low > high or high - low >= MAX_RANGE:
+                raise ValidationError(
+                    f"{shortened(text)!r} is not a range of task numbers: write the lower "
+                    f"number first, at most {MAX_RANGE} tasks (as in 3-7)",
+                    details={"ref": text},
+                )
+            expanded.extend(str(number) for number in range(low, high + 1))
+    return expanded
+
+
 def owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> list[Task]:
-    """Resolve several references, all or nothing, and lock the rows for writing.
+    """Resolve several references (lists and ranges too), all or nothing, and lock the
+    rows for writing.
 
     Every unknown reference is reported at once. Rows are locked in id order so that two
     multi-task operations on overlapping tasks cannot deadlock.
     """
+    refs = expand(refs)
     if not refs:
         raise ValidationError("give at least one task")
     if len(refs) == 1:  # the common case: resolve and lock in one statement
         return [owned_task(session, user_id, refs[0], lock=True)]
     found: dict[uuid.UUID, Task] = {}
     missing: list[str] = []
+    by_number = _by_number(session, user_id, [ref for ref in refs if _NUMBER.fullmatch(ref)])
     for ref in refs:
+        if _NUMBER.fullmatch(ref):
+            numbered = by_number.get(_as_number(ref))
+            if numbered is None:
+                missing.append(ref)
+            else:
+                found.setdefault(numbered.id, numbered)
+            continue
         try:
             task = owned_task(session, user_id, ref)
         except TaskNotFound:
@@ -136,6 +179,25 @@ def owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> li
     if len(locked) != len(found):  # deleted by someone else meanwhile
         raise task_not_found(*(str(found[i].number) for i in found if i not in locked))
     return [locked[task_id] for task_id in found]
+
+
+def _as_number(text: str) -> int:
+    """A number reference's value; beyond the column's range, -1 (no task has it)."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
+        return -1
+    return int(digits)
+
+
+def _by_number(session: Session, user_id: uuid.UUID, numbers: list[str]) -> dict[int, Task]:
+    """The user's tasks of these numbers, a batch of them per query."""
+    keys = sorted({_as_number(text) for text in numbers} - {-1})
+    found: dict[int, Task] = {}
+    for start in range(0, len(keys), _BATCH):
+        batch = keys[start : start + _BATCH]
+        for task in session.exec(owned_query(user_id).where(col(Task.number).in_(batch))):
+            found[task.number] = task
+    return found
 
 
 def task_not_found(*refs: str) -> TaskNotFound:

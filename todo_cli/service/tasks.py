@@ -255,6 +255,23 @@ def update_task(
     return written
 
 
+def update_tasks(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    refs: Sequence[str],
+    changes: TaskUpdate,
+    zone: ZoneInfo = UTC_ZONE,
+) -> list[Task]:
+    """The same change of several tasks (`todo edit 3-7 +home`), all or nothing, one change."""
+    values = _update_values(changes, zone)
+    with writing(session, user_id=user_id, verb="edit") as change:
+        tasks = owned_tasks(session, user_id, refs)
+        for task in tasks:
+            write_task(session, change, task, _with_tag_changes(task, dict(values)))
+    return tasks
+
+
 def complete_tasks(session: Session, *, user_id: uuid.UUID, refs: Sequence[str]) -> list[Task]:
     """Mark tasks completed; if any reference is unknown, nothing changes."""
     return _set_completed(session, user_id, refs, completed=True)
