@@ -366,6 +366,9 @@ def edit(
 ) -> None:
     """Change a task; only what is given changes, as one change (one undo reverts it).
 
+    With nothing but REF, on a terminal, the task opens in $VISUAL / $EDITOR; saving
+    applies what changed, an unchanged or emptied file changes nothing.
+
     Example: todo edit 3 due:mon pri: -errand --title "Buy oat milk"
     """
     from todo_cli import service
@@ -373,6 +376,11 @@ def edit(
     from todo_cli.models import TaskUpdate
 
     said = split_words(unmarked(words or []), editing=True)
+    options = (title, description, due, wait, priority, project, tag, untag)
+    if not said.has_attributes and all(value is None for value in options):
+        if not (no_description or no_due or no_wait) and _on_a_terminal():
+            _edit_in_editor(ref, tz=tz, user=user, as_json=json)
+            return
     changes: dict[str, object] = {}
     for name, given, off in (
         ("description", description, no_description),
@@ -419,6 +427,44 @@ def edit(
             zone=zone,
         )
     _render(tasks, "Updated", as_json=json, single=len(tasks) == 1, zone=zone)
+
+
+def _on_a_terminal() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _edit_in_editor(ref: str, *, tz: str | None, user: str | None, as_json: bool) -> None:
+    """`todo edit REF` alone on a terminal: the task's fields in the user's editor.
+
+    No database session stays open while the editor runs; the write then expects the
+    version the form was made from, so a change made meanwhile is refused, not lost.
+    """
+    from todo_cli import output, service
+    from todo_cli.cli import _editor
+    from todo_cli.models import TaskUpdate
+
+    with acting_user(user) as (session, me):
+        task = service.get_task(session, user_id=me.id, ref=ref)
+        zone = cli_zone(tz, me)
+    text = _editor.form(task, zone)
+    saved = _editor.edit_in_editor(text)
+    after = _editor.read(saved) if saved != text else None
+    updates = _editor.changes(task, _editor.read(text) or {}, after) if after else {}
+    if not updates:
+        output.print_line(f"Task {task.number} is unchanged.")
+        return
+    with acting_user(user) as (session, me):
+        changed = service.update_task(
+            session,
+            user_id=me.id,
+            ref=str(task.id),
+            changes=TaskUpdate.model_validate(updates),
+            expected_version=task.version,
+            zone=zone,
+        )
+    _render([changed], "Updated", as_json=as_json, single=True, zone=zone)
 
 
 def note(
