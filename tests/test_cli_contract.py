@@ -95,6 +95,7 @@ UNREACHABLE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("redo",): ("-u", "alice"),
     ("history",): ("-u", "alice"),
     ("log",): ("1", "-u", "alice"),
+    ("note",): ("1", "called", "-u", "alice"),
     ("user", "add"): ("alice",),
     ("user", "list"): (),
     ("user", "rm"): ("alice", "--yes"),

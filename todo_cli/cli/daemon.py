@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup
+from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanCommand, LeanGroup
 from todo_cli.errors import ConfigError
 
 daemon_app = typer.Typer(
@@ -51,7 +51,7 @@ def _own_fingerprint() -> str:
     return hashlib.sha256(client.fingerprint()).hexdigest()[:16]
 
 
-@daemon_app.command("status")
+@daemon_app.command("status", cls=LeanCommand)
 def status(json: JsonOption = False) -> None:
     """Say whether the warm server runs: its pid, version, uptime, commands served.
 
@@ -101,7 +101,7 @@ def _duration(seconds: float) -> str:
     return f"{whole // 3600}h {whole % 3600 // 60}m"
 
 
-@daemon_app.command("start")
+@daemon_app.command("start", cls=LeanCommand)
 def start(json: JsonOption = False) -> None:
     """Start the warm server now (commands also start it on first use).
 
@@ -135,7 +135,7 @@ def start(json: JsonOption = False) -> None:
         output.print_message(message)
 
 
-@daemon_app.command("stop")
+@daemon_app.command("stop", cls=LeanCommand)
 def stop(json: JsonOption = False) -> None:
     """Stop the warm server; the next command runs in its own process and starts a new one.
 
