@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -132,3 +133,40 @@ def test_a_day_due_is_the_end_of_that_day_across_a_dst_change(
         assert later.due == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
         assert later.due - timedelta(hours=1) == datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
         assert (task_to_json(later)["priority"], later.tags) == ("M", ["x"])
+
+
+def test_next_orders_the_same_on_both_backends(sessions: dict[str, Session]) -> None:
+    """Overdue, then by due (none last), then priority H > M > none > L, then oldest;
+    waiting and completed tasks left out."""
+    users = _users(sessions)
+    specs: list[tuple[str, dict[str, Any]]] = [
+        ("no due, L", {"priority": "L"}),
+        ("no due, none", {}),
+        ("no due, H", {"priority": "H"}),
+        ("due later", {"due": "2027-06-01"}),
+        ("overdue", {"due": "2020-01-01"}),
+        ("due later, M", {"due": "2027-06-01", "priority": "M"}),
+        ("waiting", {"wait": "2099-01-01"}),
+        ("done", {}),
+    ]
+    orders = []
+    for name, session in sessions.items():
+        service.create_tasks(
+            session,
+            user_id=users[name].id,
+            tasks=[TaskCreate(title=title, **fields) for title, fields in specs],
+        )
+        service.complete_tasks(session, user_id=users[name].id, refs=[str(len(specs))])
+        orders.append([t.title for t in service.next_tasks(session, user_id=users[name].id)])
+    assert (
+        orders[0]
+        == orders[1]
+        == [
+            "overdue",
+            "due later, M",
+            "due later",
+            "no due, H",
+            "no due, none",
+            "no due, L",
+        ]
+    )

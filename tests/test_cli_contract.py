@@ -86,6 +86,7 @@ def assert_json_error(code: int, out: str, err: str, expected_code: str) -> dict
 UNREACHABLE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("add",): ("Buy milk", "-u", "alice"),
     ("list",): ("-u", "alice"),
+    ("next",): ("-u", "alice"),
     ("show",): ("1", "-u", "alice"),
     ("edit",): ("1", "--title", "x", "-u", "alice"),
     ("done",): ("1", "-u", "alice"),

@@ -62,15 +62,19 @@ def test_dash_h_through_the_installed_todo() -> None:
         assert "-h, --help" in done.stdout
 
 
-def test_bare_todo_runs_the_default_list(tmp_path: Path) -> None:
+def test_bare_todo_runs_the_next_report(tmp_path: Path) -> None:
     env = {"XDG_DATA_HOME": str(tmp_path / "data"), "LOGNAME": "alex"}
-    assert DEFAULT_COMMAND == "list"
-    assert todo(env=env).stdout == 'No pending tasks. Add one with: todo add "Buy milk"\n'
-    assert todo("add", "Buy milk", env=env).returncode == 0
-    bare, listed = todo(env=env), todo("list", env=env)
+    assert DEFAULT_COMMAND == "next"
+    assert todo(env=env).stdout == 'Nothing to do. Add a task with: todo add "Buy milk" due:fri\n'
+    for words in (["Buy milk"], ["Pay rent", "due:yesterday"], ["Call mom", "pri:H"]):
+        assert todo("add", *words, env=env).returncode == 0
+    bare, listed = todo(env=env), todo("next", env=env)
     assert (bare.returncode, bare.stderr) == (0, "")
-    assert bare.stdout == listed.stdout and "Buy milk" in bare.stdout
-    assert "Without a command, runs `todo list`." in todo("--help").stdout
+    assert bare.stdout == listed.stdout
+    numbers = [line.split()[0] for line in bare.stdout.splitlines()[1:]]
+    # Overdue first (Pay rent), then by priority (Call mom), then the oldest (Buy milk).
+    assert numbers == ["2", "3", "1"]
+    assert "Without a command, runs `todo next`: what to do next." in todo("--help").stdout
 
 
 @pytest.mark.parametrize(

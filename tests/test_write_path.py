@@ -49,6 +49,7 @@ WRITERS: dict[str, Call] = {
 READERS: dict[str, Call] = {
     "get_task": lambda s, u: service.get_task(s, user_id=u.id, ref="1"),
     "list_tasks": lambda s, u: service.list_tasks(s, user_id=u.id, status="all"),
+    "next_tasks": lambda s, u: service.next_tasks(s, user_id=u.id),
     "iter_tasks": lambda s, u: list(service.iter_tasks(s, user_id=u.id)),
     "count_tasks": lambda s, u: service.count_tasks(s, user_id=u.id),
     "list_changes": lambda s, u: service.list_changes(s, user_id=u.id),

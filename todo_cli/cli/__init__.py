@@ -29,7 +29,7 @@ from todo_cli.errors import ExitCode, ValidationError
 ARGS_KEY = "todo.args"
 # What bare `todo` runs, as Taskwarrior's `task` runs its default report (SPEC: `todo next`
 # once that report exists).
-DEFAULT_COMMAND = "list"
+DEFAULT_COMMAND = "next"
 
 
 class _TodoGroup(LeanGroup):
@@ -110,7 +110,7 @@ def _root(
 ) -> None:
     """A fast task manager for the terminal, backed by SQLite or PostgreSQL.
 
-    Without a command, runs `todo list`.
+    Without a command, runs `todo next`: what to do next.
 
     Example: todo add "Buy milk" && todo list
     """
@@ -157,6 +157,7 @@ def _register() -> None:
     for name, command in (
         ("add", tasks.add),
         ("list", tasks.list_tasks),
+        ("next", tasks.next_tasks),
         ("show", tasks.show),
         ("done", tasks.done),
         ("reopen", tasks.reopen),

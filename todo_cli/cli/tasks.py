@@ -283,6 +283,57 @@ def list_tasks(
     )
 
 
+def next_tasks(
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            metavar="N",
+            parser=whole_number(minimum=0),
+            show_default=False,
+            help="Show at most N tasks (default: one screenful on a terminal, all of them "
+            "when piped or with --json). Example: --limit 5",
+        ),
+    ] = None,
+    tz: TzOption = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
+    """What to do next: overdue tasks first, then by due date, priority and age.
+
+    Waiting and completed tasks stay out. `todo` alone runs it.
+
+    Example: todo next --limit 5
+    """
+    from todo_cli import models, output, service
+
+    empty = 'Nothing to do. Add a task with: todo add "Buy milk" due:fri'
+    with acting_user(user) as (session, me):
+        zone = cli_zone(tz, me)
+        if json or not output.stdout_is_terminal():
+            tasks = service.next_tasks(session, user_id=me.id, limit=limit)
+            if json:
+                output.print_json([models.task_to_json(task) for task in tasks])
+            else:
+                output.print_plain_tasks(tasks, empty=empty if limit != 0 else None, zone=zone)
+            return
+        if limit is None:
+            # One screenful, as `todo list` shows it.
+            room = max(1, output.screen_rows() - 2)
+            page = service.next_tasks(session, user_id=me.id, limit=room + 1)
+            shown = room if len(page) <= room else max(1, room - 1)
+        else:
+            shown = limit
+            page = service.next_tasks(session, user_id=me.id, limit=shown + 1)
+        more = 0
+        if len(page) > shown:
+            page = page[:shown]
+            more = service.count_tasks(session, user_id=me.id, status="active") - shown
+    hint = "todo next | less shows them all"
+    output.print_tasks(page, more=more, more_hint=hint, empty=empty, zone=zone)
+
+
 def show(
     ref: RefArgument, tz: TzOption = None, user: UserOption = None, json: JsonOption = False
 ) -> None:

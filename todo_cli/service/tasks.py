@@ -208,6 +208,25 @@ def list_tasks(
     return tasks
 
 
+def next_tasks(session: Session, *, user_id: uuid.UUID, limit: int | None = None) -> list[Task]:
+    """What to do next: pending tasks not waiting, by due (overdue first, then soonest,
+    then those without one), then priority (H, M, none, L), then oldest."""
+    if limit is not None:
+        bounded("limit", limit, 0, MAX_NUMBER)
+    due = col(Task.due)
+    query = _filter_status(owned_query(user_id), "active").order_by(
+        due.is_(None),  # missing values last, spelled the same on both backends
+        due,
+        col(Task.priority).desc(),
+        col(Task.created_at),
+        col(Task.id),
+    )
+    tasks = list(session.exec(query.limit(limit) if limit is not None else query))
+    if not tasks:
+        require_user(session, user_id)
+    return tasks
+
+
 def iter_tasks(
     session: Session,
     *,
