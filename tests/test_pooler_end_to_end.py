@@ -141,8 +141,12 @@ def test_the_same_commands_fail_without_the_pooler_setting(ready: Pooled) -> Non
     """The control: with TODO_DATABASE_POOLER=0 psycopg prepares statements, and the next
     client that lands on that server connection collides with them."""
     env = ready.env(pooler="0", TODO_DEBUG="1")
-    assert failures(run_together([["add", f"t{n}", "-u", "alice"] for n in SIX], env)) == []
-    results = [run_together([["done", *SIX, "-u", "alice"]], env)[0] for _ in range(4)]
+    added = run_together([["add", f"t{n}", "-u", "alice", "--json"] for n in SIX], env)
+    assert failures(added) == []
+    # By UUID, each reference is its own lookup: the same statement six times in one
+    # process, which psycopg then prepares (numbers would be looked up in one batch).
+    ids = [json.loads(result.stdout)["id"] for result in added]
+    results = [run_together([["done", *ids, "-u", "alice"]], env)[0] for _ in range(4)]
     assert _prepared_statement_errors(results) != [], [r.stderr for r in results]
 
 
