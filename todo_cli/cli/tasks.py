@@ -23,6 +23,7 @@ from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
     import uuid
+    from collections.abc import Callable
     from zoneinfo import ZoneInfo
 
     from sqlmodel import Session
@@ -37,6 +38,18 @@ RefsArgument = Annotated[
         show_default=False,
         help="Tasks by number, range or list of numbers, UUID or UUID prefix (4+ hex "
         "digits). Example: 3 5-7 9,12 1f3e",
+    ),
+]
+PageLimitOption = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        "-n",
+        metavar="N",
+        parser=whole_number(minimum=0),
+        show_default=False,
+        help="Show at most N tasks (default: one screenful on a terminal, all of them when "
+        "piped or with --json). Example: --limit 100",
     ),
 ]
 RefArgument = Annotated[
@@ -209,18 +222,7 @@ def list_tasks(
         bool,
         typer.Option("--done", help="Completed tasks only. Example: todo list --done"),
     ] = False,
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit",
-            "-n",
-            metavar="N",
-            parser=whole_number(minimum=0),
-            show_default=False,
-            help="Show at most N tasks (default: one screenful on a terminal, all of them "
-            "when piped or with --json). Example: --limit 100",
-        ),
-    ] = None,
+    limit: PageLimitOption = None,
     tz: TzOption = None,
     user: UserOption = None,
     json: JsonOption = False,
@@ -261,19 +263,11 @@ def list_tasks(
             output.print_plain_tasks(tasks, empty=empty if limit != 0 else None, zone=zone)
             return
         zone = cli_zone(tz, me)
-        if limit is None:
-            # One screenful: the header, the rows, and the shell's prompt after them; when
-            # not all fit, one row less, for the line that says how many more there are.
-            room = max(1, output.screen_rows() - 2)
-            page = service.list_tasks(session, user_id=me.id, status=status, limit=room + 1)
-            shown = room if len(page) <= room else max(1, room - 1)
-        else:
-            shown = limit
-            page = service.list_tasks(session, user_id=me.id, status=status, limit=shown + 1)
-        more = 0
-        if len(page) > shown:
-            page = page[:shown]
-            more = service.count_tasks(session, user_id=me.id, status=status) - shown
+        page, more = _screenful(
+            lambda size: service.list_tasks(session, user_id=me.id, status=status, limit=size),
+            lambda: service.count_tasks(session, user_id=me.id, status=status),
+            limit,
+        )
     output.print_tasks(
         page,
         more=more,
@@ -283,19 +277,32 @@ def list_tasks(
     )
 
 
+def _screenful(
+    fetch: Callable[[int], list[Task]], count: Callable[[], int], limit: int | None
+) -> tuple[list[Task], int]:
+    """The tasks a terminal shows, and how many more there are.
+
+    One screenful unless `limit` says otherwise: the header, the rows and the shell's
+    prompt after them; when not all fit, one row less, for the line that says how many
+    more there are. One row more than shown is fetched to tell, so only a list that does
+    not fit is counted.
+    """
+    from todo_cli import output
+
+    if limit is None:
+        room = max(1, output.screen_rows() - 2)
+        page = fetch(room + 1)
+        shown = room if len(page) <= room else max(1, room - 1)
+    else:
+        shown = limit
+        page = fetch(shown + 1)
+    if len(page) <= shown:
+        return page, 0
+    return page[:shown], count() - shown
+
+
 def next_tasks(
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit",
-            "-n",
-            metavar="N",
-            parser=whole_number(minimum=0),
-            show_default=False,
-            help="Show at most N tasks (default: one screenful on a terminal, all of them "
-            "when piped or with --json). Example: --limit 5",
-        ),
-    ] = None,
+    limit: PageLimitOption = None,
     tz: TzOption = None,
     user: UserOption = None,
     json: JsonOption = False,
@@ -318,18 +325,11 @@ def next_tasks(
             else:
                 output.print_plain_tasks(tasks, empty=empty if limit != 0 else None, zone=zone)
             return
-        if limit is None:
-            # One screenful, as `todo list` shows it.
-            room = max(1, output.screen_rows() - 2)
-            page = service.next_tasks(session, user_id=me.id, limit=room + 1)
-            shown = room if len(page) <= room else max(1, room - 1)
-        else:
-            shown = limit
-            page = service.next_tasks(session, user_id=me.id, limit=shown + 1)
-        more = 0
-        if len(page) > shown:
-            page = page[:shown]
-            more = service.count_tasks(session, user_id=me.id, status="active") - shown
+        page, more = _screenful(
+            lambda size: service.next_tasks(session, user_id=me.id, limit=size),
+            lambda: service.count_tasks(session, user_id=me.id, status="active"),
+            limit,
+        )
     hint = "todo next | less shows them all"
     output.print_tasks(page, more=more, more_hint=hint, empty=empty, zone=zone)
 
