@@ -81,9 +81,7 @@ def write_task(
         session.delete(task)
         return None
     current = task_to_json(task)
-    differs = {
-        name: value for name, value in values.items() if _current(task, current, name) != value
-    }
+    differs = {name: value for name, value in values.items() if _current(task, name) != value}
     if not differs:
         return task
     for name, value in differs.items():
@@ -100,7 +98,7 @@ def write_task(
     return task
 
 
-def _current(task: Task, image: dict[str, Any], name: str) -> Any:
+def _current(task: Task, name: str) -> Any:
     """A field's value as `write_task` compares it: related fields as values are given."""
     if name == "tags":
         return task.tags
@@ -181,7 +179,7 @@ def add_note(session: Session, *, user_id: uuid.UUID, ref: str, text: str) -> Ta
     text = clean_note(text)
     with writing(session, user_id=user_id, verb="note") as change:
         task = owned_task(session, user_id, ref, lock=True)
-        notes = _current(task, {}, "notes")
+        notes = _current(task, "notes")
         new = {"id": uuid.uuid4(), "created_at": utcnow(), "text": text}
         written = write_task(session, change, task, {"notes": [*notes, new]})
     assert written is not None
