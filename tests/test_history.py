@@ -281,3 +281,15 @@ def test_api_another_users_changes_are_not_found(
     for bad in ("0", "-1", "x", str(2**40)):
         assert api_client.post(f"/users/{alice.id}/changes/{bad}/undo").status_code == 400
     assert api_client.get(f"/users/{alice.id}/changes?limit=0").status_code == 400
+
+
+def test_one_session_sees_what_its_undo_did(session: Session, alice: User) -> None:
+    """No `expire_all` between the calls: the log as the database has it, not as this
+    session first loaded it (the API and the warm server reuse objects within a session)."""
+    _add(session, alice, "a")
+    held = service.list_changes(session, user_id=alice.id)  # change 1, kept in the session
+    service.undo_change(session, user_id=alice.id)
+    assert service.list_changes(session, user_id=alice.id)[1].change.undone_by == 2
+    assert held[0].change.undone_by == 2
+    with pytest.raises(Conflict, match="already undone by change 2"):
+        service.undo_change(session, user_id=alice.id, change_id=1)

@@ -233,9 +233,6 @@ class TaskNote(SQLModel, table=True):
     text: str = Field(sa_type=Text, nullable=False)
 
 
-# What a change did, as `changes.kind`: an ordinary write, the undo of a change, or the
-# redo of an undone one (the undo of an undo).
-CHANGE_KINDS = ("change", "undo", "redo")
 ORIGIN_MAX_LENGTH = 16
 SUMMARY_MAX_LENGTH = 255
 

@@ -61,6 +61,7 @@ def list_changes(
         session.exec(
             select(Change)
             .where(col(Change.user_id) == user_id)
+            .execution_options(populate_existing=True)
             .order_by(col(Change.id).desc())
             .offset(offset)
             .limit(limit)
@@ -84,6 +85,7 @@ def task_log(session: Session, *, user_id: uuid.UUID, ref: str, limit: int = 20)
                 & (col(ChangeItem.change_id) == col(Change.id)),
             )
             .where(col(ChangeItem.user_id) == user_id, col(ChangeItem.task_id) == task.id)
+            .execution_options(populate_existing=True)
             .order_by(col(Change.id).desc())
             .limit(limit)
         )
@@ -156,7 +158,12 @@ def _summary(kind: str, target: Change) -> str:
 
 
 def _target(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo: bool) -> Change:
-    query = select(Change).where(col(Change.user_id) == user_id)
+    # Re-read: an undo earlier in this session changed `undone_by` behind the ORM's back.
+    query = (
+        select(Change)
+        .where(col(Change.user_id) == user_id)
+        .execution_options(populate_existing=True)
+    )
     if change_id is not None:
         if not 1 <= change_id <= MAX_NUMBER:
             raise _no_change(change_id)

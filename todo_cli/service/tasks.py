@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import true
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -263,13 +264,14 @@ def update_task(
     a mismatch changes nothing. The row is locked while it is compared and written, so
     of two racing writers with the same expectation exactly one wins.
     """
-    values = _update_values(changes, zone)
-    with writing(session, user_id=user_id, verb="edit") as change:
-        task = owned_task(session, user_id, ref, lock=True)
-        _check_version(task, expected_version)
-        written = write_task(session, change, task, _with_tag_changes(task, values))
-    assert written is not None
-    return written
+    return update_tasks(
+        session,
+        user_id=user_id,
+        refs=[ref],
+        changes=changes,
+        expected_version=expected_version,
+        zone=zone,
+    )[0]
 
 
 def update_tasks(
@@ -278,12 +280,15 @@ def update_tasks(
     user_id: uuid.UUID,
     refs: Sequence[str],
     changes: TaskUpdate,
+    expected_version: int | None = None,
     zone: ZoneInfo = UTC_ZONE,
 ) -> list[Task]:
     """The same change of several tasks (`todo edit 3-7 +home`), all or nothing, one change."""
     values = _update_values(changes, zone)
     with writing(session, user_id=user_id, verb="edit") as change:
         tasks = owned_tasks(session, user_id, refs)
+        for task in tasks:
+            _check_version(task, expected_version)
         for task in tasks:
             write_task(session, change, task, _with_tag_changes(task, dict(values)))
     return tasks
@@ -369,7 +374,8 @@ def _filter_status(query: _Query, status: Status) -> _Query:
         # partial index whose condition appears in the query term for term.
         return query.where(~col(Task.is_completed))
     if status == "done":
-        return query.where(col(Task.is_completed).is_(True))
+        # `= 1` / `= true`, as the done-tasks index (migration 0005) spells it.
+        return query.where(col(Task.is_completed) == true())
     return query
 
 

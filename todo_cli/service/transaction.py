@@ -127,8 +127,6 @@ def writing(
     *,
     user_id: uuid.UUID,
     verb: str,
-    kind: str = "change",
-    undoes: int | None = None,
     new_tasks: int = 0,
     lock_user: bool = False,
 ) -> Iterator[Recorder]:
@@ -157,7 +155,7 @@ def writing(
         marks = session.connection().info
         marks[RECORDING] = True
         try:
-            recorder = Recorder(user_id, 0, verb, kind, undoes)
+            recorder = Recorder(user_id, 0, verb)
             if new_tasks or lock_user:
                 # A create always changes something: its ids are taken up front, in one
                 # statement with the numbers it needs.
