@@ -179,10 +179,6 @@ def strict_bool(value: object) -> object:
 # is not supported; anything else is a 400, which is what the OpenAPI pattern says.
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
 _TAG = re.compile(r'"([0-9]+)"')
-# The version column is a 32-bit integer: no task ever has a larger version, and a
-# larger value must not reach a query, where PostgreSQL refuses it ("integer out of
-# range", a 500) while SQLite compares it.
-MAX_VERSION = 2**31 - 1
 
 
 async def expected_version(
@@ -214,23 +210,3 @@ async def expected_version(
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
-
-
-def version_in_range(
-    session: Session, user_id: uuid.UUID, task_id: uuid.UUID, version: int | None
-) -> int | None:
-    """`version` if a task can have it; otherwise the answer a stale `If-Match` gets.
-
-    That answer is 412 for a task that exists and 404 for one that does not (or is
-    another user's), exactly as for any other version the task is not at, since
-    preconditions are only evaluated on a task that is there (RFC 9110 §13.2.1). The
-    number itself never reaches a query.
-    """
-    if version is None or version <= MAX_VERSION:
-        return version
-    task = service.get_task(session, user_id=user_id, ref=str(task_id))
-    raise PreconditionFailed(
-        f"Task {task.number} is at version {task.version}, not {version}; "
-        "fetch it again and retry.",
-        details={"current_version": task.version, "expected_version": version},
-    )

@@ -22,7 +22,6 @@ from todo_cli.api.deps import (
     SessionDep,
     query_parameters,
     strict_bool,
-    version_in_range,
 )
 from todo_cli.api.schemas import (
     ChangePublic,
@@ -286,7 +285,6 @@ def add_routes(
         version: ExpectedVersion,
     ) -> Response:
         user_id, task_id = owned
-        version = version_in_range(session, user_id, task_id, version)
         # Every field is set explicitly, so every field is written: a full replacement.
         changes = TaskUpdate(
             title=body.title, description=body.description, is_completed=body.is_completed
@@ -314,7 +312,6 @@ def add_routes(
         version: ExpectedVersion,
     ) -> Response:
         user_id, task_id = owned
-        version = version_in_range(session, user_id, task_id, version)
         task = service.update_task(
             session,
             user_id=user_id,
@@ -337,7 +334,6 @@ def add_routes(
         owned: OwnedTask, _: NoQuery, session: SessionDep, version: ExpectedVersion
     ) -> Response:
         user_id, task_id = owned
-        version = version_in_range(session, user_id, task_id, version)
         service.delete_tasks(
             session, user_id=user_id, refs=[str(task_id)], expected_version=version
         )

@@ -356,6 +356,8 @@ def _with_tag_changes(task: Task, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_version(task: Task, expected_version: int | None) -> None:
+    """Compared here, never in SQL: an `If-Match` of any size is simply not the version
+    (PostgreSQL would refuse one beyond its integer column with an error)."""
     if expected_version is not None and expected_version != task.version:
         raise PreconditionFailed(
             f"Task {task.number} is at version {task.version}, not {expected_version}; "
