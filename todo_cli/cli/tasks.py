@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from sqlmodel import Session
 
-    from todo_cli.cli._words import Words
+    from todo_cli.cli._words import DateKey, Words
     from todo_cli.models import Task
 
 RefsArgument = Annotated[
@@ -190,27 +190,30 @@ def _attributes(said: Words, flags: dict[str, str | None], zone: ZoneInfo) -> di
     and handed on as ISO text, so the service stores exactly the instant echoed."""
     from datetime import UTC, datetime
 
-    now = datetime.now(UTC)
-    given: dict[str, str] = {}
-    for name, flag in flags.items():
-        word = getattr(said, name)
-        if word is not None and flag is not None:
-            raise ValidationError(
-                f"{name} is given both as a word and as --{name}; give it once.",
-                details={"field": name},
-            )
-        value = word if word is not None else flag
-        if value is None:
-            continue
-        if name in ("due", "wait"):
-            when = said.when(name, now=now, zone=zone) if word is not None else None  # type: ignore[arg-type]
-            if when is None:
-                from todo_cli.service.dates import parse_when
+    from todo_cli.service.dates import parse_when
 
-                when = parse_when(value, now=now, zone=zone)
-            value = when.day.isoformat() if when.day is not None else when.instant.isoformat()
-        given[name] = value
+    given = {name: value for name in flags if (value := _once(said, flags, name)) is not None}
+    now = datetime.now(UTC)
+    dates: tuple[DateKey, ...] = ("due", "wait")
+    for name in dates:
+        if name not in given:
+            continue
+        # A word's error says how to put such text in the title; a flag's need not.
+        from_word = getattr(said, name) is not None
+        when = said.when(name, now=now, zone=zone) if from_word else None
+        when = when or parse_when(given[name], now=now, zone=zone)
+        given[name] = when.day.isoformat() if when.day is not None else when.instant.isoformat()
     return given
+
+
+def _once(said: Words, flags: dict[str, str | None], name: str) -> str | None:
+    word: str | None = getattr(said, name)
+    if word is not None and flags[name] is not None:
+        raise ValidationError(
+            f"{name} is given both as a word and as --{name}; give it once.",
+            details={"field": name},
+        )
+    return word if word is not None else flags[name]
 
 
 def list_tasks(
