@@ -133,7 +133,7 @@ def _document(app: FastAPI) -> None:
             components = schema.setdefault("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components["schemas"].pop(name, None)
-            components["schemas"].update(schemas.COMPONENTS)
+            components["schemas"].update(schemas.components())
             components["headers"] = {"ETag": routes.ETAG_HEADER}
             components["schemas"]["ErrorInfo"]["properties"]["code"]["enum"] = _codes(schema)
             app.openapi_schema = schema

@@ -20,6 +20,7 @@ from todo_cli.api.deps import (
     ExpectedVersion,
     ReadSessionDep,
     SessionDep,
+    ZoneQuery,
     query_parameters,
     strict_bool,
 )
@@ -194,6 +195,7 @@ def add_routes(
     common = (400, 404, *error_statuses)
     # After the owner in each signature, so that a missing token is still 401 first.
     NoQuery = Annotated[None, Depends(query_parameters())]
+    WriteQuery = Annotated[None, Depends(query_parameters("tz"))]
     ListQuery = Annotated[None, Depends(query_parameters("completed", "limit", "offset"))]
 
     @router.post(
@@ -222,10 +224,15 @@ def add_routes(
         ),
     )
     def create_task(
-        owner: Owner, _: NoQuery, body: TaskCreateBody, session: SessionDep, request: Request
+        owner: Owner,
+        _: WriteQuery,
+        body: TaskCreateBody,
+        session: SessionDep,
+        request: Request,
+        zone: ZoneQuery,
     ) -> Response:
-        new = TaskCreate(title=body.title, description=body.description)
-        task = service.create_task(session, user_id=owner, task=new)
+        new = TaskCreate(**body.model_dump())
+        task = service.create_task(session, user_id=owner, task=new, zone=zone)
         location = request.url_for("get_task", user_id=str(owner), task_id=str(task.id))
         return _task_response(task, session=session, status_code=201, location=location.path)
 
@@ -279,18 +286,22 @@ def add_routes(
     )
     def replace_task(
         owned: OwnedTask,
-        _: NoQuery,
+        _: WriteQuery,
         body: TaskReplaceBody,
         session: SessionDep,
         version: ExpectedVersion,
+        zone: ZoneQuery,
     ) -> Response:
         user_id, task_id = owned
         # Every field is set explicitly, so every field is written: a full replacement.
-        changes = TaskUpdate(
-            title=body.title, description=body.description, is_completed=body.is_completed
-        )
+        changes = TaskUpdate(**body.model_dump())
         task = service.update_task(
-            session, user_id=user_id, ref=str(task_id), changes=changes, expected_version=version
+            session,
+            user_id=user_id,
+            ref=str(task_id),
+            changes=changes,
+            expected_version=version,
+            zone=zone,
         )
         return _task_response(task, session=session)
 
@@ -306,10 +317,11 @@ def add_routes(
     )
     def update_task(
         owned: OwnedTask,
-        _: NoQuery,
+        _: WriteQuery,
         body: TaskUpdateBody,
         session: SessionDep,
         version: ExpectedVersion,
+        zone: ZoneQuery,
     ) -> Response:
         user_id, task_id = owned
         task = service.update_task(
@@ -318,6 +330,7 @@ def add_routes(
             ref=str(task_id),
             changes=TaskUpdate(**body.model_dump(exclude_unset=True)),
             expected_version=version,
+            zone=zone,
         )
         return _task_response(task, session=session)
 

@@ -173,6 +173,7 @@ def _register() -> None:
     users.user_app.command("add", cls=LeanCommand)(users.add_user)
     users.user_app.command("list", cls=LeanCommand)(users.list_users)
     users.user_app.command("rm", cls=LeanCommand)(users.remove_user)
+    users.user_app.command("zone", cls=LeanCommand)(users.user_zone)
     app.add_typer(users.user_app, name="user")
     app.command("config", cls=LeanCommand)(settings.show_config)
     app.add_typer(db_app, name="db")

@@ -415,7 +415,25 @@ def acting_user(ref: str | None) -> Iterator[Acting]:
             user = service.get_user(session, ref=ref)
         else:
             user = service.ensure_user(session, name=login_name())
+        if user.time_zone is None:
+            _fill_time_zone(session, user)
         yield Acting(session, user)
+
+
+def _fill_time_zone(session: Session, user: User) -> None:
+    """Give a user without a stored zone this machine's (`TODO_TZ`, else the OS's), once,
+    so that the API can tell what "today" is for them."""
+    from todo_cli import service
+    from todo_cli.config import get_settings
+    from todo_cli.service.dates import local_zone, resolve_zone
+
+    name = get_settings().tz
+    try:
+        zone = resolve_zone(name) if name else local_zone()
+    except ValidationError:  # a bad TODO_TZ: the command that reads dates says so
+        return
+    if zone is not None:
+        service.fill_time_zone(session, user_id=user.id, name=zone.key)
 
 
 def _require_default_user(url: DatabaseURL) -> None:

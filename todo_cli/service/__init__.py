@@ -35,13 +35,16 @@ if TYPE_CHECKING:
         create_task,
         create_tasks,
         delete_tasks,
+        fill_time_zone,
         get_task,
         iter_tasks,
         list_tasks,
         next_tasks,
         reopen_tasks,
+        set_time_zone,
         update_task,
         update_tasks,
+        user_zone,
     )
     from todo_cli.service.transaction import Committed, last_committed
     from todo_cli.service.users import (
@@ -81,6 +84,7 @@ _HOMES = {
     "delete_tasks": "tasks",
     "delete_user": "users",
     "ensure_user": "users",
+    "fill_time_zone": "tasks",
     "get_task": "tasks",
     "get_user": "users",
     "iter_tasks": "tasks",
@@ -91,12 +95,14 @@ _HOMES = {
     "list_users": "users",
     "redo_change": "history",
     "reopen_tasks": "tasks",
+    "set_time_zone": "tasks",
     "task_log": "history",
     "task_not_found": "references",
     "undo_change": "history",
     "update_task": "tasks",
     "update_tasks": "tasks",
     "user_not_found": "users",
+    "user_zone": "tasks",
 }
 
 
@@ -127,6 +133,7 @@ __all__ = [
     "delete_tasks",
     "delete_user",
     "ensure_user",
+    "fill_time_zone",
     "get_task",
     "get_user",
     "iter_tasks",
@@ -137,10 +144,12 @@ __all__ = [
     "next_tasks",
     "redo_change",
     "reopen_tasks",
+    "set_time_zone",
     "task_log",
     "task_not_found",
     "undo_change",
     "update_task",
     "update_tasks",
     "user_not_found",
+    "user_zone",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import true
+from sqlalchemy import true, update
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -24,11 +24,12 @@ from todo_cli.models import (
     TaskNote,
     TaskTag,
     TaskUpdate,
+    User,
     task_to_json,
     utcnow,
 )
 from todo_cli.service.references import owned_query, owned_task, owned_tasks
-from todo_cli.service.transaction import Recorder, writing
+from todo_cli.service.transaction import Recorder, transaction, writing
 from todo_cli.service.users import require_user
 from todo_cli.service.validation import (
     MAX_NUMBER,
@@ -136,7 +137,7 @@ def _set_related(task: Task, values: Mapping[str, Any]) -> None:
 
 
 def create_task(
-    session: Session, *, user_id: uuid.UUID, task: TaskCreate, zone: ZoneInfo = UTC_ZONE
+    session: Session, *, user_id: uuid.UUID, task: TaskCreate, zone: ZoneInfo | None = None
 ) -> Task:
     return create_tasks(session, user_id=user_id, tasks=[task], zone=zone)[0]
 
@@ -146,11 +147,11 @@ def create_tasks(
     *,
     user_id: uuid.UUID,
     tasks: Sequence[TaskCreate],
-    zone: ZoneInfo = UTC_ZONE,
+    zone: ZoneInfo | None = None,
 ) -> list[Task]:
     """Create tasks, numbered in the given order; if any is invalid, none is created.
 
-    Date phrases (`due`, `wait`) are read in `zone`, the acting user's.
+    Date phrases (`due`, `wait`) are read in `zone`; None is the user's (`user_zone`).
     """
     if not tasks:
         raise ValidationError("give at least one task")
@@ -160,12 +161,10 @@ def create_tasks(
             details={"max": MAX_NEW_TASKS},
         )
     now = utcnow()
-    cleaned = [
-        clean_task_fields(
-            task.model_dump(exclude_defaults=True) | {"title": task.title}, zone=zone, now=now
-        )
-        for task in tasks
-    ]
+    given = [task.model_dump(exclude_defaults=True) | {"title": task.title} for task in tasks]
+    if zone is None:
+        zone = _zone_for(session, user_id, given)
+    cleaned = [clean_task_fields(fields, zone=zone, now=now) for fields in given]
     with writing(session, user_id=user_id, verb="add", new_tasks=len(cleaned)) as change:
         first = change.last_task_number - len(cleaned) + 1
         created = [
@@ -256,7 +255,7 @@ def update_task(
     ref: str,
     changes: TaskUpdate,
     expected_version: int | None = None,
-    zone: ZoneInfo = UTC_ZONE,
+    zone: ZoneInfo | None = None,
 ) -> Task:
     """Change only the fields present in `changes` (set explicitly, even to None).
 
@@ -281,10 +280,12 @@ def update_tasks(
     refs: Sequence[str],
     changes: TaskUpdate,
     expected_version: int | None = None,
-    zone: ZoneInfo = UTC_ZONE,
+    zone: ZoneInfo | None = None,
 ) -> list[Task]:
-    """The same change of several tasks (`todo edit 3-7 +home`), all or nothing, one change."""
-    values = _update_values(changes, zone)
+    """The same change of several tasks (`todo edit 3-7 +home`), all or nothing, one change.
+
+    Dates are read in `zone`; None is the user's (`user_zone`)."""
+    values = _update_values(session, user_id, changes, zone)
     with writing(session, user_id=user_id, verb="edit") as change:
         tasks = owned_tasks(session, user_id, refs)
         for task in tasks:
@@ -332,10 +333,14 @@ def _set_completed(
     return tasks
 
 
-def _update_values(changes: TaskUpdate, zone: ZoneInfo) -> dict[str, Any]:
+def _update_values(
+    session: Session, user_id: uuid.UUID, changes: TaskUpdate, zone: ZoneInfo | None
+) -> dict[str, Any]:
     given = {name: getattr(changes, name) for name in changes.model_fields_set}
     if not given:
-        raise ValidationError("nothing to change: give a title, a description or a status")
+        raise ValidationError("nothing to change: give a field to change")
+    if zone is None:
+        zone = _zone_for(session, user_id, [given])
     if "tags" in given and given.keys() & {"add_tags", "remove_tags"}:
         raise ValidationError(
             "give tags, or add_tags / remove_tags, not both", details={"field": "tags"}
@@ -353,6 +358,80 @@ def _with_tag_changes(task: Task, values: dict[str, Any]) -> dict[str, Any]:
     if added or removed:
         values["tags"] = sorted((set(task.tags) | set(added)) - set(removed))
     return values
+
+
+def user_zone(session: Session, user_id: uuid.UUID) -> ZoneInfo:
+    """The zone the user's days are read in when the caller names none (the API without
+    `?tz=`): their stored `time_zone`, else UTC."""
+    from todo_cli.service.dates import resolve_zone
+
+    user = session.get(User, user_id)
+    if user is None or user.time_zone is None:
+        return UTC_ZONE
+    try:
+        return resolve_zone(user.time_zone)
+    except ValidationError:  # a zone the installed tz database no longer has
+        return UTC_ZONE
+
+
+def set_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> list[Task]:
+    """Store the user's zone; the dues given as a day move with it, as one change.
+
+    A day-only due is "the end of that day where the user is", so its instant is
+    recomputed in the new zone while its day stays. An undo moves those dues back and
+    leaves the stored zone as it is (the zone is the user's setting, not a task's).
+    Returns the tasks whose due moved.
+    """
+    from todo_cli.service.dates import end_of_day, resolve_zone
+
+    zone = resolve_zone(name)
+    with writing(session, user_id=user_id, verb="zone") as change:
+        stored = session.execute(
+            update(User)
+            .where(col(User.id) == user_id)
+            .values(time_zone=zone.key)
+            .returning(col(User.id))
+            .execution_options(synchronize_session=False)
+        ).first()
+        if stored is None:
+            require_user(session, user_id)
+        query = owned_query(user_id).where(col(Task.due_date).is_not(None))
+        locked = query.with_for_update().execution_options(populate_existing=True)
+        tasks = list(session.exec(locked))
+        moved = []
+        for task in tasks:
+            assert task.due_date is not None
+            due = end_of_day(task.due_date, zone)
+            if due != task.due:
+                write_task(session, change, task, {"due": due})
+                moved.append(task)
+    return moved
+
+
+def fill_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> None:
+    """Store `name` as the user's zone if they have none yet (the CLI knows the OS's
+    zone; the API, serving the same user, can then tell what their "today" is)."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    with transaction(session):
+        filled = session.execute(
+            update(User)
+            .where(col(User.id) == user_id, col(User.time_zone).is_(None))
+            .values(time_zone=name)
+            .returning(col(User.id))
+            .execution_options(synchronize_session=False)
+        ).first()
+    # The user object the caller holds says so too, without being written again.
+    user = session.identity_map.get(session.identity_key(User, user_id)) if filled else None
+    if isinstance(user, User):
+        set_committed_value(user, "time_zone", name)
+
+
+def _zone_for(session: Session, user_id: uuid.UUID, given: Sequence[Mapping[str, Any]]) -> ZoneInfo:
+    """The user's zone, read only if a date needs it (most writes have none)."""
+    if any(fields.get("due") is not None or fields.get("wait") is not None for fields in given):
+        return user_zone(session, user_id)
+    return UTC_ZONE
 
 
 def _check_version(task: Task, expected_version: int | None) -> None:
