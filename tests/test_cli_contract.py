@@ -100,6 +100,7 @@ UNREACHABLE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("user", "add"): ("alice",),
     ("user", "list"): (),
     ("user", "rm"): ("alice", "--yes"),
+    ("user", "zone"): ("Europe/Paris", "-u", "alice"),
     ("db", "upgrade"): (),
     ("db", "downgrade"): ("base",),
     ("db", "current"): (),

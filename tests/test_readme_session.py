@@ -1,9 +1,10 @@
 """The README's Taskwarrior-style session ("Planning") is real output of the installed
 `todo`: replayed command by command, on the day the README says, it prints exactly that.
 
-The clock is the real one, moved by libfaketime (Debian's `faketime`, which `.ci/run`
-installs) to Tuesday 1 December 2026, 10:36 UTC, one second later for each command (standing still within one), so
-that relative days (`fri`, `tomorrow`) and the order of creation are those of the README.
+The clock is the real one, set by libfaketime (Debian's `faketime`, which `.ci/run`
+installs) to Tuesday 1 December 2026, 10:36 UTC, one second later for each command and
+standing still within one, so that relative days (`fri`, `tomorrow`) and the order of
+creation are those of the README.
 Only the task's random UUID is compared by shape.
 """
 

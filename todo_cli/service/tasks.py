@@ -386,14 +386,7 @@ def set_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> list[Ta
 
     zone = resolve_zone(name)
     with writing(session, user_id=user_id, verb="zone") as change:
-        stored = session.execute(
-            update(User)
-            .where(col(User.id) == user_id)
-            .values(time_zone=zone.key)
-            .returning(col(User.id))
-            .execution_options(synchronize_session=False)
-        ).first()
-        if stored is None:
+        if not _store_zone(session, user_id, zone.key, only_if_empty=False):
             require_user(session, user_id)
         query = owned_query(user_id).where(col(Task.due_date).is_not(None))
         locked = query.with_for_update().execution_options(populate_existing=True)
@@ -411,20 +404,27 @@ def set_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> list[Ta
 def fill_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> None:
     """Store `name` as the user's zone if they have none yet (the CLI knows the OS's
     zone; the API, serving the same user, can then tell what their "today" is)."""
+    with transaction(session):
+        _store_zone(session, user_id, name, only_if_empty=True)
+
+
+def _store_zone(session: Session, user_id: uuid.UUID, name: str, *, only_if_empty: bool) -> bool:
+    """Write the user's zone in one statement; whether the user (still without one) exists."""
     from sqlalchemy.orm.attributes import set_committed_value
 
-    with transaction(session):
-        filled = session.execute(
-            update(User)
-            .where(col(User.id) == user_id, col(User.time_zone).is_(None))
-            .values(time_zone=name)
-            .returning(col(User.id))
-            .execution_options(synchronize_session=False)
-        ).first()
-    # The user object the caller holds says so too, without being written again.
-    user = session.identity_map.get(session.identity_key(User, user_id)) if filled else None
+    condition = col(User.time_zone).is_(None) if only_if_empty else true()
+    stored = session.execute(
+        update(User)
+        .where(col(User.id) == user_id, condition)
+        .values(time_zone=name)
+        .returning(col(User.id))
+        .execution_options(synchronize_session=False)
+    ).first()
+    # A user object the session holds says so too, without being written again.
+    user = session.identity_map.get(session.identity_key(User, user_id)) if stored else None
     if isinstance(user, User):
         set_committed_value(user, "time_zone", name)
+    return stored is not None
 
 
 def _zone_for(session: Session, user_id: uuid.UUID, given: Sequence[Mapping[str, Any]]) -> ZoneInfo:
