@@ -182,3 +182,14 @@ def test_every_date_the_document_allows_is_stored(value: str) -> None:
     except (PydanticCustomError, ValidationError):
         stored = False
     assert stored == allowed, value
+
+
+def test_the_stored_character_classes_are_those_of_this_unicode_database() -> None:
+    """`_unicode_classes.py` is current (else `python -m todo_cli.api.schemas` rewrites it)."""
+    import unicodedata
+
+    from todo_cli.api import _unicode_classes
+    from todo_cli.api.schemas import compute_character_classes
+
+    assert _unicode_classes.UNICODE_VERSION == unicodedata.unidata_version
+    assert _unicode_classes.CLASSES == compute_character_classes()

@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
     )
     app.add_middleware(HeadAsGet)
     app.state.database = database
-    app.state.signing_key = signing_key
+    app.state.verified_tokens = tokens.VerifiedTokens(signing_key) if signing_key else None
     errors.install(app)
     if auth:
         add_routes(
