@@ -348,3 +348,39 @@ def test_completion_is_the_same_with_the_warm_client_and_never_uses_the_server(
     )
     assert done.stdout.split() == ["1", "2"]
     assert not (runtime / "todo" / "server.sock").exists()
+
+
+# --- the README ---------------------------------------------------------------------------
+
+
+def test_the_readme_completion_example_is_real_output(tmp_path: Path) -> None:
+    """The README's block, replayed command by command on a fresh machine."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Shell completion", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```console\n(.+?)```", section, re.DOTALL)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        **WIDE_BUDGET,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "LOGNAME": "alex",
+        "USER": "alex",
+        "NO_COLOR": "1",
+        "PATH": f"{Path(TODO).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    steps = re.findall(r"^\$ (.+)\n((?:(?!\$ ).*\n)*)", block, re.MULTILINE)
+    assert len(steps) == 4
+    for command, expected in steps:
+        done = subprocess.run(
+            [BASH or "bash", "-c", command],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (done.returncode, done.stderr, done.stdout) == (0, "", expected), command

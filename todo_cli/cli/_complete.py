@@ -523,36 +523,35 @@ def _write_cache(directory: str, name: str, content: dict[str, Any]) -> None:
 
 
 def remember(session: Session, url: DatabaseURL, user: User) -> None:
-    """After a task command on PostgreSQL: bring the acting user's cache up to date.
+    """After a task command on PostgreSQL changed something: bring the acting user's
+    cache up to date.
 
-    One round trip, and only when something changed (or no cache exists yet): the tasks
-    the committed change touched, the user's tags and projects, and the user names. A
-    cache that cannot be refreshed stays as it was; the command itself has succeeded.
+    One round trip: the tasks the committed change touched (every task of the user when
+    there is no cache yet), the user's tags and projects, and the user names. A command
+    that only read sends nothing, so `list --json` stays a stream. A cache that cannot
+    be refreshed stays as it was; the command itself has succeeded.
     """
     if url.backend != "postgresql":
         return  # completion reads SQLite directly
+    from todo_cli import service
+
+    committed = service.last_committed(session)
+    if committed is None:
+        return
     from sqlalchemy import bindparam, text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from todo_cli import service
-
     user_id = user.id
-    directory = cache_dir()
-    name = tasks_file(url.reveal(), user_id.hex)
-    committed = service.last_committed(session)
-    old = _read_cache(directory, name)
-    if old is not None and committed is None:
-        return
+    old = _read_cache(cache_dir(), tasks_file(url.reveal(), user_id.hex))
     try:
         if old is None:
             rows = session.execute(text(REFRESH_ALL_SQL), {"user_id": user_id}).all()
         else:
-            assert committed is not None
             statement = text(REFRESH_CHANGED_SQL).bindparams(bindparam("ids", expanding=True))
             rows = session.execute(
                 statement, {"user_id": user_id, "ids": list(committed.task_ids)}
             ).all()
-        _store(url, user_id, rows, old, committed.task_ids if committed and old else None)
+        _store(url, user_id, rows, old, committed.task_ids if old is not None else None)
     except (OSError, SQLAlchemyError, ValueError):
         return
 
