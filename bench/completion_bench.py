@@ -48,7 +48,7 @@ PG_DATABASE = f"{DB_PREFIX}completion"
 # (label, COMP_WORDS, COMP_CWORD): what bash passes on Tab.
 LINES = (
     ("todo done ⇥", "todo done ", 2),
-    ("todo done 12⇥", "todo done 12", 2),
+    ("todo done 42⇥", "todo done 42", 2),
     ("todo add Pay +⇥", "todo add Pay +", 3),
     ("todo add Pay due:⇥", "todo add Pay due :", 4),
     ("todo add --project ⇥", "todo add --project ", 3),

@@ -26,6 +26,7 @@ from todo_cli.models import TaskCreate, User
 
 QUERIES = {
     "tasks": _complete.TASKS_SQL,
+    "task numbers": _complete.TASK_NUMBERS_SQL,
     "tags": _complete.TAGS_SQL,
     "projects": _complete.PROJECTS_SQL,
     "users": _complete.USERS_SQL,

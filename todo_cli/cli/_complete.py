@@ -52,6 +52,8 @@ TITLE_SHOWN = 60
 # --- the SQL (kept in step with the models by tests/test_completion_sql.py) --------------
 
 TASKS_SQL = "SELECT number, title, is_completed FROM tasks WHERE user_id = :user_id"
+# Bash shows no descriptions: the numbers alone, without reading a title.
+TASK_NUMBERS_SQL = "SELECT number, '', is_completed FROM tasks WHERE user_id = :user_id"
 TAGS_SQL = "SELECT tag FROM task_tags WHERE user_id = :user_id GROUP BY tag"
 PROJECTS_SQL = (
     "SELECT project FROM tasks WHERE user_id = :user_id AND project IS NOT NULL GROUP BY project"
@@ -94,7 +96,7 @@ _completion_classes._sanitize_help_text = _plain_help
 # --- the callbacks (wired with `autocompletion=` in the command modules) ---------------
 
 
-def task_refs(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+def task_refs(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]] | list[str]:
     """Task numbers with their titles: pending ones for done/edit/note, completed ones for
     reopen, every task for show/rm/log. After `3,` or `3-` the next number follows."""
     head, _, typed = _split_ref(incomplete)
@@ -105,16 +107,20 @@ def task_refs(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     wanted = {"done": False, "edit": False, "note": False, "reopen": True}.get(
         ctx.info_name or "", None
     )
-    return _guarded(
-        lambda data: [
-            (f"{head}{number}", _shown(title))
-            for number, title, done in data.tasks()
+    titles = os.environ.get("_TODO_COMPLETE") != "complete_bash"
+
+    def numbers(data: _Data) -> list[tuple[int, str]]:
+        return [
+            (number, title)
+            for number, title, done in data.tasks(titles=titles)
             if (wanted is None or done == wanted)
             and str(number).startswith(typed)
             and str(number) not in given
-        ],
-        ctx,
-    )
+        ]
+
+    if not titles:
+        return [f"{head}{number}" for number, _ in _guarded(numbers, ctx)]
+    return [(f"{head}{number}", _shown(title)) for number, title in _guarded(numbers, ctx)]
 
 
 def tags(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -204,8 +210,9 @@ def _split_ref(incomplete: str) -> tuple[str, str, str]:
 
 
 def _shown(title: str) -> str:
-    # One line, no control characters: zsh evaluates what Typer prints.
-    flat = "".join(ch if ch.isprintable() else " " for ch in title)
+    # One line, no control characters: zsh evaluates what Typer prints. (Titles refuse
+    # control characters already, so the character-by-character path is all but unused.)
+    flat = title if title.isprintable() else "".join(c if c.isprintable() else " " for c in title)
     return flat if len(flat) <= TITLE_SHOWN else flat[: TITLE_SHOWN - 1] + "…"
 
 
@@ -250,7 +257,7 @@ def _deadline() -> float:
 class _Data:
     """What completion reads, from the SQLite file or from the PostgreSQL cache."""
 
-    def tasks(self) -> Iterable[tuple[int, str, bool]]:
+    def tasks(self, *, titles: bool = True) -> Iterable[tuple[int, str, bool]]:
         raise NotImplementedError
 
     def tags(self) -> list[str]:
@@ -274,8 +281,9 @@ class _SQLite(_Data):
     def _rows(self, sql: str) -> list[Any]:
         return self.connection.execute(sql, {"user_id": self.user_id}).fetchall()
 
-    def tasks(self) -> Iterable[tuple[int, str, bool]]:
-        return [(number, title, bool(done)) for number, title, done in self._rows(TASKS_SQL)]
+    def tasks(self, *, titles: bool = True) -> Iterable[tuple[int, str, bool]]:
+        rows = self._rows(TASKS_SQL if titles else TASK_NUMBERS_SQL)
+        return [(number, title, bool(done)) for number, title, done in rows]
 
     def tags(self) -> list[str]:
         return [row[0] for row in self._rows(TAGS_SQL)]
@@ -295,7 +303,7 @@ class _Cached(_Data):
         self.users = users
         self.content = content or {}
 
-    def tasks(self) -> Iterable[tuple[int, str, bool]]:
+    def tasks(self, *, titles: bool = True) -> Iterable[tuple[int, str, bool]]:
         return sorted(
             (number, title, bool(done)) for number, title, done in self.content["tasks"].values()
         )
