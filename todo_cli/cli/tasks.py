@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from todo_cli.cli import _complete
 from todo_cli.cli._common import (
     JsonOption,
     TzOption,
@@ -36,6 +37,7 @@ RefsArgument = Annotated[
     typer.Argument(
         metavar="REF",
         show_default=False,
+        autocompletion=_complete.task_refs,
         help="Tasks by number, range or list of numbers, UUID or UUID prefix (4+ hex "
         "digits). Example: 3 5-7 9,12 1f3e",
     ),
@@ -57,6 +59,7 @@ RefArgument = Annotated[
     typer.Argument(
         metavar="REF",
         show_default=False,
+        autocompletion=_complete.task_refs,
         help="A task by number, UUID or UUID prefix (4+ hex digits). Example: 3",
     ),
 ]
@@ -88,6 +91,7 @@ ProjectOption = Annotated[
     typer.Option(
         "--project",
         metavar="NAME",
+        autocompletion=_complete.projects,
         help="Its project; dots make a hierarchy. Example: --project house.garden",
     ),
 ]
@@ -96,6 +100,7 @@ TagOption = Annotated[
     typer.Option(
         "--tag",
         metavar="TAG",
+        autocompletion=_complete.tags,
         help="A tag; repeat for several. Example: --tag home --tag errand",
     ),
 ]
@@ -108,6 +113,7 @@ def add(
         typer.Argument(
             metavar="WORDS",
             show_default=False,
+            autocompletion=_complete.inline_words,
             help="What to do, with attributes as words: due:WHEN wait:WHEN pri:H|M|L "
             "project:NAME +TAG; after --, every word is title. Example: Pay rent due:fri +home",
         ),
@@ -362,6 +368,7 @@ def edit(
         typer.Argument(
             metavar="REF",
             show_default=False,
+            autocompletion=_complete.task_refs,
             help="The task, or tasks as a range or list of numbers (all change, or none). "
             "Example: 3, 3-7 or 3,5,9",
         ),
@@ -371,6 +378,7 @@ def edit(
         typer.Argument(
             metavar="WORDS",
             show_default=False,
+            autocompletion=_complete.inline_words,
             help="Attributes to change: due:WHEN wait:WHEN pri:H|M|L project:NAME +TAG -TAG; "
             "an empty value clears (pri:). Example: due:mon -errand +home",
         ),
@@ -411,7 +419,10 @@ def edit(
     untag: Annotated[
         list[str] | None,
         typer.Option(
-            "--untag", metavar="TAG", help="Remove a tag; repeatable. Example: --untag home"
+            "--untag",
+            metavar="TAG",
+            autocompletion=_complete.tags,
+            help="Remove a tag; repeatable. Example: --untag home",
         ),
     ] = None,
     tz: TzOption = None,

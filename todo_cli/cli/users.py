@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from todo_cli.cli import _complete
 from todo_cli.cli._common import (
     PLAIN_HELP,
     JsonOption,
@@ -68,7 +69,10 @@ def remove_user(
     name: Annotated[
         str,
         typer.Argument(
-            metavar="NAME_OR_UUID", show_default=False, help="The user to delete. Example: alice"
+            metavar="NAME_OR_UUID",
+            show_default=False,
+            autocompletion=_complete.user_names,
+            help="The user to delete. Example: alice",
         ),
     ],
     yes: Annotated[
