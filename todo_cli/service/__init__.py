@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         task_log,
         undo_change,
     )
+    from todo_cli.service.query import Filter, Sort, parse_sort
     from todo_cli.service.references import task_not_found
     from todo_cli.service.tasks import (
         Status,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         iter_tasks,
         list_tasks,
         next_tasks,
+        parse_filter,
         reopen_tasks,
         update_task,
         update_tasks,
@@ -66,6 +68,10 @@ if TYPE_CHECKING:
 _HOMES = {
     "add_note": "tasks",
     "Committed": "transaction",
+    "Filter": "query",
+    "Sort": "query",
+    "parse_filter": "tasks",
+    "parse_sort": "query",
     "DESCRIPTION_MAX_LENGTH": "validation",
     "Logged": "history",
     "MIN_PREFIX_LENGTH": "validation",
@@ -114,7 +120,9 @@ __all__ = [
     "DESCRIPTION_MAX_LENGTH",
     "MIN_PREFIX_LENGTH",
     "Committed",
+    "Filter",
     "Logged",
+    "Sort",
     "Status",
     "clean_description",
     "clean_title",
@@ -135,6 +143,8 @@ __all__ = [
     "list_tasks",
     "list_users",
     "next_tasks",
+    "parse_filter",
+    "parse_sort",
     "redo_change",
     "reopen_tasks",
     "task_log",
