@@ -269,16 +269,22 @@ def parse_filter(
 
 def join_words(words: Sequence[str]) -> str:
     """Command-line words as one filter text."""
-    parts = []
-    for word in words:
-        if word and not any(char.isspace() or char in '"()' for char in word):
-            parts.append(word)
-        elif word.startswith(("-", "+")) or ":" in word.partition(" ")[0]:
-            # `project:"a b"`, `-"a b"`: the quotes go round the value only.
-            parts.append(word)
-        else:
-            parts.append('"' + word.replace('"', "") + '"')
-    return " ".join(parts)
+    return " ".join(word if _is_expression(word) else f'"{word}"' for word in words)
+
+
+def _is_expression(word: str) -> bool:
+    """Whether one command-line word is filter text (`(a or b)`, `project:x +y`), not a
+    phrase: it has no space, or it has quotes, parentheses or a word that is a term."""
+    pieces = word.split()
+    if len(pieces) <= 1 or any(char in '"()' for char in word):
+        return True
+    return any(
+        piece[:1] in "+-"
+        or piece.lower() in _KEYWORDS
+        or _KEY.match(piece.partition(":")[0])
+        and ":" in piece
+        for piece in pieces
+    )
 
 
 def caret(error: ValidationError) -> str | None:
