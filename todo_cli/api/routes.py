@@ -9,6 +9,7 @@ so the two can never drift apart; `TaskPublic` only documents the shape.
 import uuid
 from enum import Enum
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -30,6 +31,7 @@ from todo_cli.api.schemas import (
     TaskReplaceBody,
     TaskUpdateBody,
 )
+from todo_cli.errors import ValidationError
 from todo_cli.models import (
     Task,
     TaskCreate,
@@ -39,8 +41,10 @@ from todo_cli.models import (
     task_to_json,
 )
 from todo_cli.service import Logged
+from todo_cli.service.query import SHORT_GRAMMAR
 
 DEFAULT_LIMIT = 100
+MAX_FILTER_LENGTH = 2000
 MAX_LIMIT = 1000
 # A user has at most 2**31 - 1 tasks (the number column is 32-bit); a larger offset
 # would overflow the database's integer, not find anything more.
@@ -51,6 +55,33 @@ LimitQuery = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many (1–{MAX_LIMIT}).")
 ]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many first.")]
+# The filter language of `todo list` (SPEC → Finding: filters, sort, search).
+FilterQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_FILTER_LENGTH,
+        description="Which tasks, in the filter language of `todo list`: "
+        f"{SHORT_GRAMMAR} A bad filter is a 400 whose details.position is the offset of "
+        "the problem. Example: `project:house +errand due.by:fri`",
+    ),
+]
+SortQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_FILTER_LENGTH,
+        description="Sort keys, comma-separated, `-` for descending: due, wait, priority, "
+        "project, created, modified, done, id; missing values last either way, the task "
+        "number last so pages are stable (default: newest first). Example: `due,-priority`",
+    ),
+]
+TzQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="The IANA time zone that days in the filter are read in (`due.by:fri`); "
+        "default: the user's, else UTC. Example: `Europe/Paris`",
+    ),
+]
 
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, a bad, missing or unknown field, a malformed UUID, "
@@ -169,6 +200,20 @@ def _task_response(
     return JSONResponse(task_to_json(task), status_code=status_code, headers=headers)
 
 
+def _request_zone(session: Session, owner: uuid.UUID, tz: str | None) -> ZoneInfo:
+    """The zone a filter's days are read in: `?tz=`, else the user's, else UTC."""
+    from todo_cli.service.dates import resolve_zone
+
+    if tz is not None:
+        try:
+            return resolve_zone(tz)
+        except ValidationError:
+            service.get_user(session, ref=str(owner))  # an unknown user is a 404 first
+            raise
+    user = service.get_user(session, ref=str(owner))
+    return resolve_zone(user.time_zone) if user.time_zone else ZoneInfo("UTC")
+
+
 def _change_json(logged: Logged) -> dict[str, Any]:
     return change_to_json(logged.change, logged.task_ids)
 
@@ -194,7 +239,10 @@ def add_routes(
     common = (400, 404, *error_statuses)
     # After the owner in each signature, so that a missing token is still 401 first.
     NoQuery = Annotated[None, Depends(query_parameters())]
-    ListQuery = Annotated[None, Depends(query_parameters("completed", "limit", "offset"))]
+    ListQuery = Annotated[
+        None,
+        Depends(query_parameters("completed", "limit", "offset", "filter", "sort", "tz")),
+    ]
 
     @router.post(
         collection,
@@ -248,10 +296,27 @@ def add_routes(
         ] = None,
         limit: LimitQuery = DEFAULT_LIMIT,
         offset: OffsetQuery = 0,
+        filter: FilterQuery = None,
+        sort: SortQuery = None,
+        tz: TzQuery = None,
     ) -> Response:
-        status: service.Status = "all" if completed is None else "done" if completed else "pending"
+        if filter is None:
+            status: service.Status | None = (
+                "all" if completed is None else "done" if completed else "pending"
+            )
+        else:
+            # The filter's own default (pending, not waiting) unless `completed` says.
+            status = None if completed is None else "done" if completed else "pending"
+        zone = _request_zone(session, owner, tz) if filter is not None else None
         tasks = service.list_tasks(
-            session, user_id=owner, status=status, limit=limit, offset=offset
+            session,
+            user_id=owner,
+            status=status,
+            limit=limit,
+            offset=offset,
+            filter=filter,
+            sort=sort,
+            **({"zone": zone} if zone is not None else {}),
         )
         return JSONResponse([task_to_json(task) for task in tasks])
 
