@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cmp_to_key
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
@@ -70,6 +70,7 @@ _KEYWORDS = ("and", "or", "not")
 # The most ranges `id:` takes: a bound on the statement's size.
 MAX_ID_ITEMS = 1_000
 _TICK = timedelta(microseconds=1)
+_T = TypeVar("_T", bound="TaskLike")
 
 
 def _error(message: str, position: int, source: str, **details: Any) -> ValidationError:
@@ -833,10 +834,10 @@ class Sort:
             clauses.append(clause.nulls_last() if attribute in _NULLABLE else clause)
         return clauses
 
-    def sorted(self, tasks: Iterable[TaskLike]) -> list[TaskLike]:
+    def sorted(self, tasks: Iterable[_T]) -> list[_T]:
         """The same order in Python."""
 
-        def compare(a: TaskLike, b: TaskLike) -> int:
+        def compare(a: _T, b: _T) -> int:
             for attribute, descending in self.keys:
                 x, y = getattr(a, attribute), getattr(b, attribute)
                 if x == y:
