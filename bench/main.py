@@ -26,8 +26,10 @@ from bench.common import (
 )
 
 SECTIONS = ("cli", "service", "api", "memory")
-# Not part of a full run: it needs a revision to compare with (--against).
-EXTRA_SECTIONS = ("revisions",)
+# Not part of a full run: revisions needs a revision to compare with (--against).
+# Not part of a full run either: its tables go to bench/results/filters.md, for the
+# "Filters" section of docs/performance.md.
+EXTRA_SECTIONS = ("revisions", "filters")
 
 
 def _section(name: str) -> Callable[[Options], dict[str, Any]]:
@@ -43,6 +45,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import api_bench
 
         return api_bench.run
+    if name == "filters":
+        from bench import filter_bench
+
+        return filter_bench.run
     if name == "revisions":
         from bench import revisions
 

@@ -813,7 +813,7 @@ SORT_KEYS: dict[str, str] = {
     "done": "completed_at",
     "id": "number",
 }
-_SORT_ALIASES = {"pri": "priority", "proj": "project", "updated": "updated_at", "number": "id"}
+_SORT_ALIASES = {"pri": "priority", "proj": "project", "updated": "modified", "number": "id"}
 _NULLABLE = frozenset({"due", "wait", "project", "completed_at"})
 
 
