@@ -20,6 +20,7 @@ every 10th, priorities and projects in turn, tags `errand` (every 5th) and `home
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 import time
@@ -153,8 +154,12 @@ def _service(url: str, user_id: uuid.UUID, rounds: int, rng: random.Random) -> d
 
     engine = db.make_engine(DatabaseURL.parse(url))
     sessions = db.make_session_factory(engine)
+    from sqlalchemy import text
+
     times: dict[str, dict[str, list[float]]] = {f: {"page": [], "count": []} for f in FORMS}
+    floor: list[float] = []
     rows: dict[str, int] = {}
+    load_before = os.getloadavg()
     try:
         for form in FORMS:  # warm-up, and how many each matches
             with sessions() as session:
@@ -162,6 +167,11 @@ def _service(url: str, user_id: uuid.UUID, rounds: int, rng: random.Random) -> d
         for _ in range(rounds):
             order = list(FORMS)
             rng.shuffle(order)
+            # The harness's own cost on this busy machine: a session and `SELECT 1`.
+            start = time.perf_counter_ns()
+            with sessions() as session:
+                session.connection().execute(text("SELECT 1"))
+            floor.append((time.perf_counter_ns() - start) / 1e6)
             for form in order:
                 for kind in ("page", "count"):
                     start = time.perf_counter_ns()
@@ -174,8 +184,12 @@ def _service(url: str, user_id: uuid.UUID, rounds: int, rng: random.Random) -> d
     finally:
         engine.dispose()
     return {
-        form: {"matches": rows[form], **{k: summarize(v) for k, v in kinds.items()}}
-        for form, kinds in times.items()
+        "forms": {
+            form: {"matches": rows[form], **{k: summarize(v) for k, v in kinds.items()}}
+            for form, kinds in times.items()
+        },
+        "floor": summarize(floor),
+        "load_avg": [load_before, os.getloadavg()],
     }
 
 
@@ -243,31 +257,45 @@ def markdown(result: dict[str, Any]) -> str:
     out = []
     service = result["service"]
     backends = list(service)
+    load = ", ".join(
+        f"{b} {service[b]['load_avg'][0][0]:.1f} → {service[b]['load_avg'][1][0]:.1f}"
+        for b in backends
+    )
     out.append(
         f"Service, a 10,000-task user (`heavy`, mid set), {result['rounds']} interleaved rounds; "
-        "each call in its own session. *page*: the first 50 rows (`list_tasks(filter=…, "
-        "limit=50)`), *count*: `count_tasks(filter=…)`; p95 in ms.\n"
+        "each call in its own session, timed from opening it to closing it. *page*: the first "
+        "50 rows (`list_tasks(filter=…, limit=50)`, what a terminal shows), *count*: "
+        f"`count_tasks(filter=…)`; median / p95 in ms. Load average (1 min) during the loop: "
+        f"{load} on 2 cores shared with other work, so read the p95s against the floor row.\n"
     )
-    header = ["filter", "matches", *(f"{b} page p95" for b in backends)]
-    header += [f"{b} count p95" for b in backends]
+    header = ["filter", "matches"]
+    header += [f"{b} {kind}" for b in backends for kind in ("page", "count")]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "---|" * len(header))
+
+    def cell(summary: dict[str, float]) -> str:
+        return f"{summary['median']:.2f} / {summary['p95']:.2f}"
+
+    floor = ["floor: a session and `SELECT 1`", ""]
+    floor += [part for b in backends for part in (cell(service[b]["floor"]), "")]
+    out.append("| " + " | ".join(floor) + " |")
     for form in FORMS:
-        first = service[backends[0]][form]
+        first = service[backends[0]]["forms"][form]
         cells = [f"`{form}`" if form else "*(none: the default)*", f"{first['matches']:,}"]
-        cells += [f"{service[b][form]['page']['p95']:.2f}" for b in backends]
-        cells += [f"{service[b][form]['count']['p95']:.2f}" for b in backends]
+        for b in backends:
+            measured = service[b]["forms"][form]
+            cells += [cell(measured["page"]), cell(measured["count"])]
         out.append("| " + " | ".join(cells) + " |")
-    worst = {
-        b: max(max(v["page"]["p95"], v["count"]["p95"]) for v in service[b].values())
-        for b in backends
-    }
     out.append("")
-    out.append(
-        "Worst p95 of any form: "
-        + ", ".join(f"{b} {worst[b]:.2f} ms" for b in backends)
-        + " (the issue's bar: ≤ 5 ms).\n"
-    )
+    for b in backends:
+        forms = service[b]["forms"].values()
+        median = max(max(v["page"]["median"], v["count"]["median"]) for v in forms)
+        p95 = max(max(v["page"]["p95"], v["count"]["p95"]) for v in forms)
+        out.append(
+            f"- {b}: worst median of any form {median:.2f} ms, worst p95 {p95:.2f} ms "
+            f"(floor p95 {service[b]['floor']['p95']:.2f} ms)."
+        )
+    out.append("")
     out.append(
         f"`todo list {' '.join(CLI_FILTER)}` (piped) for `bench`, who has 100 tasks, with "
         f"100 and with 1,000,000 tasks in the database; {result['cli_runs']} interleaved "

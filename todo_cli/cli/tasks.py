@@ -746,14 +746,16 @@ class _Bulk:
                 session, user_id=me.id, filter=parsed, status=status, sort="id"
             )
             session.close()
-        what = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+        one = len(tasks) == 1
+        what = f"{len(tasks)} task{'' if one else 's'} match{'es' if one else ''}"
+        them = "it" if one else "them"
         quoted = output.printable(self.expression)
         if self.dry_run:
             if self.as_json:
                 output.print_json([models.task_to_json(task) for task in tasks])
             else:
                 output.print_plain_tasks(tasks, empty=None, zone=zone)
-                output.print_line(f"{what} match {quoted!r}; --dry-run changed nothing.")
+                output.print_line(f"{what} {quoted!r}; --dry-run changed nothing.")
             return None
         if not tasks:
             if self.as_json:
@@ -764,13 +766,13 @@ class _Bulk:
         if not self.yes:
             if not can_ask():
                 raise ValidationError(
-                    f"{what} match {quoted!r}; to {self.verb.lower()} them without a terminal "
-                    "to ask on, pass --yes (or see them first with --dry-run).",
+                    f"{what} {quoted!r}; to {self.verb.lower()} {them} without a terminal "
+                    f"to ask on, pass --yes (or see {them} first with --dry-run).",
                     details={"field": "yes", "count": len(tasks)},
                 )
-            if not ask(f"{what} match {quoted!r}. {self.verb} them?"):
+            if not ask(f"{what} {quoted!r}. {self.verb} {them}?"):
                 raise ValidationError(
-                    f"Not confirmed; nothing changed ({what} match {quoted!r}).",
+                    f"Not confirmed; nothing changed ({what} {quoted!r}).",
                     details={"field": "yes", "count": len(tasks)},
                 )
         return [str(task.number) for task in tasks]
