@@ -191,3 +191,13 @@ def test_on_a_terminal_a_bulk_change_asks_first(alice: User) -> None:
     assert agreed.returncode == 0, agreed.plain
     assert "Completed task 1: Buy milk" in agreed.plain
     assert numbers("list", "+errand") == []
+
+
+def test_a_bulk_change_has_a_ceiling(alice: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    from todo_cli.cli import tasks
+
+    monkeypatch.setattr(tasks, "MAX_BULK", 1)
+    code, out, err = invoke("rm", "--filter", "+errand", "--yes")
+    assert (code, out) == (2, "")
+    assert "at most 1 tasks" in err and "narrow the filter" in err
+    assert invoke("count", "status:all")[1] == "4\n"

@@ -36,15 +36,6 @@ if TYPE_CHECKING:
     from todo_cli.models import Task
     from todo_cli.service import Status as TaskStatus
 
-RefsArgument = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="REF",
-        show_default=False,
-        help="Tasks by number, range or list of numbers, UUID or UUID prefix (4+ hex "
-        "digits). Example: 3 5-7 9,12 1f3e",
-    ),
-]
 PageLimitOption = Annotated[
     int | None,
     typer.Option(
@@ -702,6 +693,10 @@ DryRunOption = Annotated[
 ]
 
 
+# As many tasks as one range (`todo done 1-10000`) names at most.
+MAX_BULK = 10_000
+
+
 class _Bulk:
     """The tasks a bulk command's `--filter` selects, once confirmed: their numbers.
 
@@ -763,6 +758,13 @@ class _Bulk:
             else:
                 output.print_line(f"No tasks match {quoted!r}; nothing changed.")
             return None
+        if len(tasks) > MAX_BULK:
+            # One change holds every task's image, and the rows are locked in one statement.
+            raise ValidationError(
+                f"{what} {quoted!r}; one change takes at most {MAX_BULK:,} tasks: narrow the "
+                "filter (for instance with created.before:…) and repeat.",
+                details={"field": "filter", "count": len(tasks), "max": MAX_BULK},
+            )
         if not self.yes:
             if not can_ask():
                 raise ValidationError(
