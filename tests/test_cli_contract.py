@@ -87,6 +87,7 @@ UNREACHABLE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("add",): ("Buy milk", "-u", "alice"),
     ("list",): ("-u", "alice"),
     ("next",): ("-u", "alice"),
+    ("count",): ("+home", "-u", "alice"),
     ("show",): ("1", "-u", "alice"),
     ("edit",): ("1", "--title", "x", "-u", "alice"),
     ("done",): ("1", "-u", "alice"),

@@ -190,8 +190,8 @@ def _zone(
     tz: Annotated[
         str | None,
         Query(
-            description="The IANA time zone a day (2026-12-04) is read in, for this request; "
-            "default: the user's stored zone, else UTC.",
+            description="The IANA time zone this request reads days in (a due of "
+            "2026-12-04, a filter's due.by:fri); default: the user's stored zone, else UTC.",
             json_schema_extra={"enum": sorted(time_zones())},
         ),
     ] = None,

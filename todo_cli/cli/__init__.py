@@ -156,8 +156,6 @@ def _register() -> None:
 
     for name, command in (
         ("add", tasks.add),
-        ("list", tasks.list_tasks),
-        ("next", tasks.next_tasks),
         ("show", tasks.show),
         ("done", tasks.done),
         ("reopen", tasks.reopen),
@@ -168,6 +166,10 @@ def _register() -> None:
         ("log", history.log),
     ):
         app.command(name, cls=LeanCommand)(command)
+    # Filter words may start with `-` (`todo list -errand`): words, never short options.
+    app.command("list", cls=WordsCommand)(tasks.list_tasks)
+    app.command("next", cls=WordsCommand)(tasks.next_tasks)
+    app.command("count", cls=WordsCommand)(tasks.count)
     app.command("edit", cls=WordsCommand)(tasks.edit)
     app.command("note", cls=LeanCommand)(tasks.note)
     users.user_app.command("add", cls=LeanCommand)(users.add_user)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         task_log,
         undo_change,
     )
+    from todo_cli.service.query import Filter, Sort, parse_sort
     from todo_cli.service.references import task_not_found
     from todo_cli.service.tasks import (
         Status,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         iter_tasks,
         list_tasks,
         next_tasks,
+        parse_filter,
         reopen_tasks,
         set_time_zone,
         update_task,
@@ -69,6 +71,10 @@ if TYPE_CHECKING:
 _HOMES = {
     "add_note": "tasks",
     "Committed": "transaction",
+    "Filter": "query",
+    "Sort": "query",
+    "parse_filter": "tasks",
+    "parse_sort": "query",
     "DESCRIPTION_MAX_LENGTH": "validation",
     "Logged": "history",
     "MIN_PREFIX_LENGTH": "validation",
@@ -120,7 +126,9 @@ __all__ = [
     "DESCRIPTION_MAX_LENGTH",
     "MIN_PREFIX_LENGTH",
     "Committed",
+    "Filter",
     "Logged",
+    "Sort",
     "Status",
     "clean_description",
     "clean_title",
@@ -142,6 +150,8 @@ __all__ = [
     "list_tasks",
     "list_users",
     "next_tasks",
+    "parse_filter",
+    "parse_sort",
     "redo_change",
     "reopen_tasks",
     "set_time_zone",

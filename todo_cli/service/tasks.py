@@ -28,6 +28,8 @@ from todo_cli.models import (
     task_to_json,
     utcnow,
 )
+from todo_cli.service import query as query_language
+from todo_cli.service.query import Filter
 from todo_cli.service.references import owned_query, owned_task, owned_tasks
 from todo_cli.service.transaction import Recorder, transaction, writing
 from todo_cli.service.users import require_user
@@ -194,30 +196,49 @@ def list_tasks(
     session: Session,
     *,
     user_id: uuid.UUID,
-    status: Status = "pending",
+    status: Status | None = None,
     limit: int | None = None,
     offset: int = 0,
+    filter: Filter | str | Sequence[str] | None = None,
+    sort: str | None = None,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> list[Task]:
-    """A user's tasks, newest first (ties broken by id, so pages are stable)."""
-    tasks = list(session.exec(_checked_list_query(session, user_id, status, limit, offset)))
+    """A user's tasks, newest first unless `sort` says otherwise (ties broken by id, so
+    pages are stable).
+
+    `filter` is SPEC's filter language (text, command-line words or a parsed `Filter`),
+    its dates read in `zone`; with a filter and no `status`, the filter's own default
+    (pending and not waiting, unless it names status or id) applies. Without either,
+    pending tasks.
+    """
+    query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, offset)
+    tasks = list(session.exec(query))
     if not tasks:
         # Only an empty answer needs the user looked up: tasks have an owner.
         require_user(session, user_id)
     return tasks
 
 
-def next_tasks(session: Session, *, user_id: uuid.UUID, limit: int | None = None) -> list[Task]:
-    """What to do next: pending tasks not waiting, by due (overdue first, then soonest,
-    then those without one), then priority (H, M, none, L), then oldest."""
-    if limit is not None:
-        bounded("limit", limit, 0, MAX_NUMBER)
-    due = col(Task.due)
-    query = _filter_status(owned_query(user_id), "active").order_by(
-        due.is_(None),  # missing values last, spelled the same on both backends
-        due,
-        col(Task.priority).desc(),
-        col(Task.created_at),
-        col(Task.id),
+def next_tasks(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    limit: int | None = None,
+    filter: Filter | str | Sequence[str] | None = None,
+    zone: ZoneInfo = UTC_ZONE,
+) -> list[Task]:
+    """What to do next: pending tasks not waiting (or those `filter` selects), by due
+    (overdue first, then soonest, then those without one), then priority (H, M, none,
+    L), then oldest."""
+    try:
+        if limit is not None:
+            bounded("limit", limit, 0, MAX_NUMBER)
+        parsed = parse_filter(filter, zone=zone)
+    except ValidationError:
+        require_user(session, user_id)
+        raise
+    query = _where(owned_query(user_id), user_id, None, parsed).order_by(
+        *query_language.NEXT_SORT.order_by()
     )
     tasks = list(session.exec(query.limit(limit) if limit is not None else query))
     if not tasks:
@@ -229,11 +250,14 @@ def iter_tasks(
     session: Session,
     *,
     user_id: uuid.UUID,
-    status: Status = "pending",
+    status: Status | None = None,
     limit: int | None = None,
+    filter: Filter | str | Sequence[str] | None = None,
+    sort: str | None = None,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Iterator[Task]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
-    query = _checked_list_query(session, user_id, status, limit, 0)
+    query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, 0)
     tasks = iter(session.exec(query.execution_options(yield_per=500)))
     first = next(tasks, None)
     if first is None:
@@ -243,9 +267,30 @@ def iter_tasks(
     yield from tasks
 
 
-def count_tasks(session: Session, *, user_id: uuid.UUID, status: Status = "pending") -> int:
+def count_tasks(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    status: Status | None = None,
+    filter: Filter | str | Sequence[str] | None = None,
+    zone: ZoneInfo = UTC_ZONE,
+) -> int:
+    """How many tasks `list_tasks` with the same status and filter would give."""
+    try:
+        parsed = _parsed(filter, zone)
+    except ValidationError:
+        require_user(session, user_id)
+        raise
     query = select(func.count()).select_from(Task).where(col(Task.user_id) == user_id)
-    return session.exec(_filter_status(query, status)).one()
+    count = session.exec(_where(query, user_id, status, parsed)).one()
+    if count == 0:
+        require_user(session, user_id)
+    return count
+
+
+def parse_filter(text: Filter | str | Sequence[str] | None, *, zone: ZoneInfo = UTC_ZONE) -> Filter:
+    """A filter read once (dates in `zone`, relative to now), to pass to several calls."""
+    return _parsed(text, zone) or query_language.parse_filter("", zone=zone)
 
 
 def update_task(
@@ -460,24 +505,49 @@ def _filter_status(query: _Query, status: Status) -> _Query:
     return query
 
 
+def _parsed(filter: Filter | str | Sequence[str] | None, zone: ZoneInfo) -> Filter | None:
+    if filter is None or isinstance(filter, query_language.Filter):
+        return filter
+    return query_language.parse_filter(filter, zone=zone)
+
+
+def _where(
+    query: _Query, user_id: uuid.UUID, status: Status | None, parsed: Filter | None
+) -> _Query:
+    """The status and filter conditions on a user-scoped query: a given status replaces
+    the filter's default, and either alone is applied as it is."""
+    if parsed is None:
+        return _filter_status(query, status or "pending")
+    if status is None:
+        return query.where(parsed.condition(user_id))
+    bare = query_language.Filter(parsed.source, parsed.node, parsed.now, names_status=True)
+    return _filter_status(query, status).where(bare.condition(user_id))
+
+
 def _checked_list_query(
-    session: Session, user_id: uuid.UUID, status: Status, limit: int | None, offset: int
+    session: Session,
+    user_id: uuid.UUID,
+    status: Status | None,
+    filter: Filter | str | Sequence[str] | None,
+    sort: str | None,
+    zone: ZoneInfo,
+    limit: int | None,
+    offset: int,
 ) -> SelectOfScalar[Task]:
-    """The list query; an unknown user is a 404 even when the paging is also bad, so a
-    caller learns nothing about paging rules from a user that is not theirs."""
+    """The list query; an unknown user is a 404 even when the paging, filter or sort is
+    also bad, so a caller learns nothing about those rules from a user not theirs."""
     try:
-        return _list_query(user_id, status, limit, offset)
+        if limit is not None:
+            bounded("limit", limit, 0, MAX_NUMBER)
+        bounded("offset", offset, 0, MAX_NUMBER)
+        parsed = _parsed(filter, zone)
+        order = (
+            query_language.parse_sort(sort).order_by()
+            if sort is not None
+            else [col(Task.created_at).desc(), col(Task.id).desc()]
+        )
     except ValidationError:
         require_user(session, user_id)
         raise
-
-
-def _list_query(
-    user_id: uuid.UUID, status: Status, limit: int | None, offset: int
-) -> SelectOfScalar[Task]:
-    if limit is not None:
-        bounded("limit", limit, 0, MAX_NUMBER)
-    bounded("offset", offset, 0, MAX_NUMBER)
-    query: SelectOfScalar[Task] = _filter_status(owned_query(user_id), status)
-    query = query.order_by(col(Task.created_at).desc(), col(Task.id).desc()).offset(offset)
+    query = _where(owned_query(user_id), user_id, status, parsed).order_by(*order).offset(offset)
     return query.limit(limit) if limit is not None else query
