@@ -16,6 +16,7 @@ from sqlalchemy import true
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from todo_cli import db
 from todo_cli.errors import PreconditionFailed, ValidationError
 from todo_cli.models import (
     RELATED_FIELDS,
@@ -234,8 +235,8 @@ def iter_tasks(
     limit: int | None = None,
 ) -> Iterator[Task]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
-    query = _checked_list_query(session, user_id, status, limit, 0)
-    tasks = iter(session.exec(query.execution_options(yield_per=500)))
+    query = _checked_list_query(session, user_id, status, limit, 0).limit(None)
+    tasks = db.in_batches(session, query, Task, ("created_at", "id"), limit=limit)
     first = next(tasks, None)
     if first is None:
         require_user(session, user_id)
