@@ -160,6 +160,21 @@ class Counts:
                 "log": [{"connection": t.connection, "asked": t.asked} for t in self.log],
             }
 
+    def kinds(self) -> dict[str, int]:
+        """The round trips by kind: `ping` (SQLAlchemy's `;`), `prepare` (psycopg preparing
+        a statement it has run often: a Parse alone, once per statement and connection),
+        and `other`."""
+        with self._lock:
+            found = {"ping": 0, "prepare": 0, "other": 0}
+            for trip in self.log:
+                if trip.asked == ["Query: ;"]:
+                    found["ping"] += 1
+                elif len(trip.asked) == 1 and trip.asked[0].startswith("Parse: "):
+                    found["prepare"] += 1
+                else:
+                    found["other"] += 1
+            return found
+
     def describe(self) -> str:
         """The round trips as lines, for an assertion's message."""
         with self._lock:
@@ -265,6 +280,8 @@ async def serve(
         try:
             await _Link(counts, delay()).run(reader, writer, target)
         except (ConnectionError, OSError):
+            writer.close()
+        except asyncio.CancelledError:  # the proxy is shutting down with the link open
             writer.close()
 
     return await asyncio.start_server(accept, host, port)

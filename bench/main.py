@@ -26,8 +26,9 @@ from bench.common import (
 )
 
 SECTIONS = ("cli", "service", "api", "memory")
-# Not part of a full run: it needs a revision to compare with (--against).
-EXTRA_SECTIONS = ("revisions",)
+# Not part of a full run: revisions needs a revision to compare with (--against);
+# roundtrips (round trips and the warm server, cold and warm at 0/20/50 ms) is run alone.
+EXTRA_SECTIONS = ("revisions", "roundtrips")
 
 
 def _section(name: str) -> Callable[[Options], dict[str, Any]]:
@@ -47,6 +48,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import revisions
 
         return revisions.run
+    if name == "roundtrips":
+        from bench import round_trips
+
+        return round_trips.run
     from bench import memory
 
     return memory.run

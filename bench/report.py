@@ -92,6 +92,11 @@ def render() -> str:
     w(_service_section(service))
     w(_api_section(api))
     w(_memory_section(memory))
+    roundtrips = load_result("roundtrips")
+    if roundtrips:  # an extra section (`--only roundtrips`): its last run, when there is one
+        from bench import round_trips
+
+        w(round_trips.render(roundtrips))
     w(_method())
     return "\n".join(out)
 
