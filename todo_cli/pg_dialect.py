@@ -137,6 +137,16 @@ def _begun_with(cursor: Any, statement: str, context: Any, run: Callable[[], Non
         connection.execute("BEGIN")
         run()
         return
-    with connection.pipeline():
-        connection.execute("BEGIN")
-        run()
+    try:
+        with connection.pipeline():
+            connection.execute("BEGIN")
+            run()
+    except Exception as exc:
+        interrupted = exc.__context__
+        if isinstance(interrupted, BaseException) and not isinstance(interrupted, Exception):
+            # A signal's exception (the warm server's SIGTERM) arrived while the pipeline
+            # waited for the server; psycopg then complains that it cannot leave a busy
+            # pipeline. The interruption is what happened: SQLAlchemy invalidates the
+            # connection for it, as it does when a plain statement is interrupted.
+            raise interrupted from None
+        raise
