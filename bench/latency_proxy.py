@@ -127,6 +127,16 @@ def _text(raw: bytes) -> str:
     return shown if len(shown) <= 120 else shown[:117] + "…"
 
 
+def kind_of(asked: list[str]) -> str:
+    """`ping`, `prepare` (Parse and Sync only: psycopg preparing a statement) or `other`."""
+    if asked == ["Query: ;"]:
+        return "ping"
+    names = {message.split(":", 1)[0] for message in asked}
+    if "Parse" in names and names <= {"Parse", "Sync"}:
+        return "prepare"
+    return "other"
+
+
 class Counts:
     """What went through the proxy since the last `reset`; safe to read from any thread."""
 
@@ -167,12 +177,7 @@ class Counts:
         with self._lock:
             found = {"ping": 0, "prepare": 0, "other": 0}
             for trip in self.log:
-                if trip.asked == ["Query: ;"]:
-                    found["ping"] += 1
-                elif len(trip.asked) == 1 and trip.asked[0].startswith("Parse: "):
-                    found["prepare"] += 1
-                else:
-                    found["other"] += 1
+                found[kind_of(trip.asked)] += 1
             return found
 
     def describe(self) -> str:

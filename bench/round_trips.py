@@ -53,7 +53,7 @@ from bench.common import (
     ratio,
     save_result,
 )
-from bench.latency_proxy import Proxy
+from bench.latency_proxy import Proxy, kind_of
 from bench.runner import Case, fixed, run_interleaved
 
 RTTS_MS = (0, 20, 50)
@@ -339,13 +339,16 @@ def render(data: dict[str, Any]) -> str:
             "### Round trips to PostgreSQL\n\nEach command once after a warm-up, back to "
             "back, through the 0 ms proxy. *round trips*: the command's own; *pings*: the "
             "pool's, after a connection sat idle over a second; *prepares*: psycopg "
-            "preparing a statement on its 5th use on a connection (a Parse alone, once per "
+            "preparing a statement on its 5th use on a connection (a Parse and a Sync, once per "
             "statement and connection: the warm server's connection pays each once); "
             "*connects*: TCP connections opened (each a round trip more on a real network, "
             "and TLS more on Neon).\n"
         )
         rows = []
         for c in counts:
+            if "asked" in c:  # classified again from the log, by the current rules
+                kinds = [kind_of(trip.split(" ; ")) for trip in c["asked"]]
+                c = {**c, "pings": kinds.count("ping"), "prepares": kinds.count("prepare")}
             rows.append(
                 [
                     c["command"],

@@ -47,7 +47,7 @@ def _counted(counts: Counts) -> tuple[int, int]:
     """(the command's own round trips, the pool's pings).
 
     psycopg's one-off preparing of a statement on its fifth use on a connection (a Parse
-    alone, before the Bind and Execute that follow as usual) is not the command's: on
+    and a Sync, before the Bind and Execute that follow as usual) is not the command's: on
     the warm server's connection each statement pays it once, then never again.
     """
     kinds = counts.kinds()
