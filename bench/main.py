@@ -28,8 +28,9 @@ from bench.common import (
 SECTIONS = ("cli", "service", "api", "memory")
 # Not part of a full run: revisions needs a revision to compare with (--against);
 # completion (issue 15) is recorded by hand in docs/performance.md → Completion; filters'
-# tables go to bench/results/filters.md, for the "Filters" section of docs/performance.md.
-EXTRA_SECTIONS = ("revisions", "completion", "filters")
+# tables go to bench/results/filters.md, for the "Filters" section of docs/performance.md;
+# roundtrips (round trips and the warm server, cold and warm at 0/20/50 ms) is run alone.
+EXTRA_SECTIONS = ("revisions", "completion", "filters", "roundtrips")
 
 
 def _section(name: str) -> Callable[[Options], dict[str, Any]]:
@@ -57,6 +58,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import completion_bench
 
         return completion_bench.run
+    if name == "roundtrips":
+        from bench import round_trips
+
+        return round_trips.run
     from bench import memory
 
     return memory.run

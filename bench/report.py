@@ -92,6 +92,11 @@ def render() -> str:
     w(_service_section(service))
     w(_api_section(api))
     w(_memory_section(memory))
+    roundtrips = load_result("roundtrips")
+    if roundtrips:  # an extra section (`--only roundtrips`): its last run, when there is one
+        from bench import round_trips
+
+        w(round_trips.render(roundtrips))
     w(_method())
     return "\n".join(out)
 
@@ -295,18 +300,19 @@ HINTS = {
     "every command at": "Some query is not a `(user_id, …)` index range, or does work "
     "proportional to the whole table (see the query plans in the service section).",
     "service operations": "The database work is a fraction of each call (see the raw psycopg "
-    "row and the query plans): every call checks a connection out of the pool with a ping "
-    "(a round trip, kept so that a restarted database costs no failed request), then BEGIN, "
-    "its statements and COMMIT, which waits for the WAL flush (`synchronous_commit=on`: an "
-    "acknowledged write is on disk). SQLAlchemy's ORM adds some 0.4–0.9 ms of Python per "
-    "call. On a 2-core machine shared with other work, p95 carries everyone else's load.",
+    "row and the query plans): every call checks a connection out of the pool (pinged "
+    "first only when it sat idle for over a second; see db.PING_AFTER_IDLE), then BEGIN "
+    "(sent with the first statement), its statements and COMMIT, which waits for the WAL "
+    "flush (`synchronous_commit=on`: an acknowledged write is on disk). SQLAlchemy's ORM "
+    "adds some 0.4–0.9 ms of Python per call. On a 2-core machine shared with other work, "
+    "p95 carries everyone else's load.",
     "API: p95 ≤ 200 ms at 1,000": "A closed loop without think time: latency ≈ connections ÷ "
     "throughput (Little's law), so p95 ≤ 200 ms at 1,000 connections needs ~5,000 req/s of "
     "mixed reads and fsync'ed writes on 2 cores shared by the server, PostgreSQL and wrk. "
     "The think-time row is 1,000 users at a human pace.",
     "API: task GET throughput": "The ceiling (httptools + uvloop, a constant JSON) does "
-    "nothing per request but HTTP; a task GET also checks a JWT, makes two "
-    "database round trips (the pool's ping and the SELECT; PostgreSQL runs on the same "
+    "nothing per request but HTTP; a task GET also checks a JWT, makes a database "
+    "round trip (the SELECT, and a ping after a second idle; PostgreSQL runs on the same "
     "cores), loads the row through the ORM and runs the sync route in a worker thread.",
     "API: open loop": "Near the server's capacity for the mixed load (see the closed-loop "
     "row): queueing delay grows quickly as the arrival rate approaches it.",
@@ -759,8 +765,8 @@ def _method() -> str:
         "figures across runs. Each section records its own timing and the load average.\n"
         "- CLI cases run interleaved in one loop, so drift lands on all of them; the "
         "hyperfine table is a cross-check of the same floors.\n"
-        "- Service figures include session creation and the pool's pre-ping (one extra round "
-        "trip per checkout), as every API request pays them.\n"
+        "- Service figures include session creation and checking a connection out of the "
+        "pool (a ping first only after a second idle), as every API request pays them.\n"
         "- API figures include the load generator's own CPU use: wrk (2 threads) or the "
         "open-loop generator run on the same 2 cores as the server and PostgreSQL.\n"
     )

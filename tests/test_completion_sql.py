@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
 from todo_cli import service
@@ -31,7 +31,6 @@ QUERIES = {
     "projects": _complete.PROJECTS_SQL,
     "users": _complete.USERS_SQL,
     "refresh all": _complete.REFRESH_ALL_SQL,
-    "refresh changed": _complete.REFRESH_CHANGED_SQL,
 }
 KEYWORDS = {
     "select",
@@ -137,7 +136,7 @@ def test_completion_queries_read_only_the_acting_users_rows(
     assert resolved == {alice.id.hex}
 
 
-def test_the_cache_refresh_reads_what_changed_and_every_tag_project_and_user(
+def test_the_cache_filling_reads_every_task_tag_project_and_user(
     database_url: DatabaseURL, session: Session, people: dict[str, Any]
 ) -> None:
     alice: User = people["alice"]
@@ -156,13 +155,3 @@ def test_the_cache_refresh_reads_what_changed_and_every_tag_project_and_user(
     assert sorted(t for _, _, t, _ in by_kind["user"]) == ["alice", "bob"]
     task_ids = {str(row_id).replace("-", "") for row_id, *_ in by_kind["task"]}
     assert task_ids == {task_id.hex for task_id in people["ids"]}
-
-    changed = text(_complete.REFRESH_CHANGED_SQL).bindparams(bindparam("ids", expanding=True))
-    ids = [_bound(database_url.backend, people["ids"][2])]
-    rows = session.execute(changed, {"user_id": user_id, "ids": ids}).all()
-    assert [(number, shown) for kind, _, number, shown, _ in rows if kind == "task"] == [
-        (3, "Call mom")
-    ]
-    bobs = _bound(database_url.backend, people["bob's"])  # changed, but not Alice's
-    rows = session.execute(changed, {"user_id": user_id, "ids": [bobs]}).all()
-    assert [row for row in rows if row[0] == "task"] == []

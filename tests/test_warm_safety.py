@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +176,72 @@ def test_the_server_starts_with_no_secret_in_its_environment() -> None:
     )
     assert "secret" not in repr(kept)
     assert set(kept) == {"PATH", "LC_ALL", "PYTHONUTF8", "TODO_DAEMON_IDLE"}
+
+
+_OTHER_UID = 65534  # nobody
+_KNOCK = """
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+from todo_cli.warm import client
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.settimeout(10)
+sock.connect(sys.argv[2])
+client.send_frame(sock, [b"status", client.PROTOCOL])
+fields, _ = client.recv_frame(sock)
+print(fields[0].decode())
+"""
+
+
+@pytest.mark.skipif(
+    os.getuid() != 0 or shutil.which("setpriv") is None,
+    reason="running a client as another user needs root and setpriv",
+)
+def test_a_connection_from_another_user_is_refused() -> None:
+    """The server asks the kernel who connected (SO_PEERCRED) and serves only its own uid.
+
+    The socket directory (0700) and the socket (0600) keep other users out to begin
+    with; here both are opened up, as a mistake or an attack might, so that another
+    user's client reaches the server itself, which must still refuse it. (The socket
+    directory is under /tmp itself: pytest's own temporary directory is private.)
+    """
+    top = Path(tempfile.mkdtemp(prefix="todo-peercred-"))
+    server = Warm(make_runtime_dir(top))
+    try:
+        _knock_as_another_user(server, top)
+    finally:
+        server.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _knock_as_another_user(server: Warm, top: Path) -> None:
+    server.start()
+    directory = server.runtime_dir / "todo"
+    socket_path = directory / client.SOCKET_NAME
+    code_root = str(Path(client.__file__).resolve().parents[2])
+    try:
+        for path in (top, server.runtime_dir, directory):
+            path.chmod(0o711)
+        socket_path.chmod(0o666)
+        knock = subprocess.run(
+            ["setpriv", f"--reuid={_OTHER_UID}", f"--regid={_OTHER_UID}", "--clear-groups"]
+            + [sys.executable if _readable_by_others(sys.executable) else "/usr/bin/python3"]
+            + ["-I", "-c", _KNOCK, code_root, str(socket_path)],
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        socket_path.chmod(0o600)
+        for path in (directory, server.runtime_dir, top):
+            path.chmod(0o700)
+    assert knock.returncode == 0, knock.stderr
+    assert knock.stdout.strip() == b"refused"
+    # The owner is still served, by the same server.
+    assert server.status()["running"] and server.served() == 0
+
+
+def _readable_by_others(executable: str) -> bool:
+    """Whether another user could run this interpreter (a venv under /root cannot)."""
+    real = Path(executable).resolve()
+    return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [real, *real.parents][1:]) and bool(
+        os.stat(real).st_mode & 0o001
+    )

@@ -42,6 +42,14 @@ SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
 HEAD_REVISION = SCHEMA_REVISIONS[-1]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long a schema check is trusted by a long-lived runtime (the warm server's, the
+# API's): a schema upgraded or downgraded meanwhile by another machine is noticed within
+# this time, at the cost of one round trip a minute.
+SCHEMA_CHECK_MAX_AGE = 60.0
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed
+# out (one round trip); one used more recently is only checked for a server's goodbye
+# (see `_checkout`), which costs none.
+PING_AFTER_IDLE = 1.0
 # How long connecting may take before `make_engine`'s `on_slow_connect` is called.
 SLOW_CONNECT_SECONDS = 1.0
 # Connection failures worth another attempt: no answer at all, or a server that is
@@ -98,10 +106,11 @@ class Database:
     """One database's engine and session factories, made lazily and thread-safely.
 
     Nothing connects until the first session is asked for; then the schema is checked
-    once and the result kept (a failed check, database down or schema out of date, is
-    tried again on the next session). An embedded SQLite file is created or upgraded on
-    the spot; PostgreSQL only ever by `todo db upgrade`. Sessions carry their `origin`
-    (`cli`, `api`), which the change log records for every write made through them.
+    and the result kept for `SCHEMA_CHECK_MAX_AGE` seconds (a failed check, database
+    down or schema out of date, is tried again on the next session). An embedded SQLite
+    file is created or upgraded on the spot; PostgreSQL only ever by `todo db upgrade`.
+    Sessions carry their `origin` (`cli`, `api`), which the change log records for every
+    write made through them.
     """
 
     def __init__(
@@ -126,7 +135,7 @@ class Database:
         self._engine: Engine | None = None
         self._sessions: Callable[[], Session] | None = None
         self._read_sessions: Callable[[], Session] | None = None
-        self._schema_checked = False
+        self._schema_checked_at: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, origin: str, **options: Any) -> Database:
@@ -140,7 +149,8 @@ class Database:
     @property
     def ready(self) -> bool:
         """Whether a new session costs no I/O: the engine exists, the schema is checked."""
-        return self._schema_checked
+        checked = self._schema_checked_at
+        return checked is not None and time.monotonic() - checked < SCHEMA_CHECK_MAX_AGE
 
     def session(self, *, read_only: bool = False) -> Session:
         """A new session on a database known to be at the right schema.
@@ -159,13 +169,14 @@ class Database:
                 self._read_sessions = make_session_factory(self._engine, read_only=True, info=info)
             engine, sessions, read_sessions = self._engine, self._sessions, self._read_sessions
         assert sessions is not None and read_sessions is not None
-        if not self._schema_checked:
+        if not self.ready:
             # Outside the lock: while the database is down, every caller fails on its own
             # connect timeout instead of queueing behind the others' attempts. Concurrent
             # first checks are harmless: reading the revision changes nothing, and SQLite
             # migrations take the database's write lock.
+            started = time.monotonic()
             ensure_schema(engine, self.url)
-            self._schema_checked = True
+            self._schema_checked_at = started
         return read_sessions() if read_only else sessions()
 
     def error(self, exc: BaseException) -> TodoError | None:
@@ -197,7 +208,11 @@ def make_engine(
     locked" when a read transaction tries to become a write. Reads begin deferred: a
     WAL snapshot that never blocks a writer, however long a streamed listing takes.
 
-    PostgreSQL: `pool_pre_ping`, a connect timeout, and connection attempts retried with
+    PostgreSQL: the dialect (`pg_dialect`, but the stock one while migrating) connects
+    without asking the server anything and sends a BEGIN only with the first statement
+    that needs one; a pooled connection is pinged before use only when it sat idle for
+    more than `PING_AFTER_IDLE` or the server has said something on it
+    (`_ping_when_stale`). A connect timeout, and connection attempts retried with
     backoff for up to `connect_timeout` seconds in all (a Neon compute that scaled to
     zero takes a moment to wake); once that budget has run out, later attempts are not
     retried until one succeeds, so an outage costs each request one attempt. Behind a
@@ -244,14 +259,25 @@ def make_engine(
     connect_args: dict[str, Any] = {"application_name": "todo"}
     if url.pooler:
         connect_args["prepare_threshold"] = None
+    target: Any = url.reveal()
+    if not migrating:
+        # Alembic reflects and migrates with the stock dialect; every other engine uses the
+        # one whose set-up and transactions cost few round trips (see pg_dialect).
+        from sqlalchemy.dialects import registry
+        from sqlalchemy.engine import make_url
+
+        from todo_cli import pg_dialect
+
+        registry.register(pg_dialect.NAME, "todo_cli.pg_dialect", "TodoPsycopgDialect")
+        target = make_url(target).set(drivername=pg_dialect.DRIVERNAME)
     engine = create_engine(
-        url.reveal(),
+        target,
         connect_args=connect_args,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=max(connect_timeout, 1.0),
     )
+    _ping_when_stale(engine)
 
     # Set once a connection attempt has used up its whole budget: the database is down,
     # and until a connection succeeds again each attempt is made once, without retrying.
@@ -280,6 +306,50 @@ def make_engine(
         return connection
 
     return engine
+
+
+def _ping_when_stale(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only if it may have died while idle.
+
+    SQLAlchemy's `pool_pre_ping` costs a round trip on every checkout, several per
+    command. A connection used less than `PING_AFTER_IDLE` ago is handed out as it is,
+    unless its socket has something to read: an idle connection hears from the server
+    only when it is being closed (a restart, `pg_terminate_backend`, an idle timeout) or
+    for a notice, so that case is pinged too. A ping that finds the connection dead
+    invalidates the whole pool, as `pool_pre_ping` does (after a restart every pooled
+    connection is dead); the pool then connects afresh.
+    """
+    import select
+
+    from sqlalchemy import event
+    from sqlalchemy import exc as sa_exc
+
+    last_used = "todo.last_used"
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info[last_used] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        used = record.info.get(last_used)
+        if used is None:  # a fresh connection
+            return
+        if time.monotonic() - used <= PING_AFTER_IDLE and not dbapi_connection.closed:
+            try:
+                heard, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+            except (OSError, ValueError):
+                heard = [True]
+            if not heard:
+                return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise sa_exc.InvalidatePoolError() from error
+            raise
 
 
 def _retrying(
@@ -353,18 +423,52 @@ def make_session_factory(
 ) -> Callable[[], Session]:
     """Sessions whose objects stay readable after commit (entry points render them).
 
-    `read_only` sessions, for requests that only read, run each statement in its own
-    transaction on PostgreSQL (autocommit): no BEGIN and no ROLLBACK, two round trips of
-    a read's four. At READ COMMITTED every statement sees its own snapshot anyway, so a
-    read sees what it would have seen inside a transaction. SQLite keeps its usual
-    sessions (its transactions are local and its connections are set up for them).
+    `read_only` sessions are for requests that only read. On PostgreSQL every session
+    already reads without a transaction (the dialect begins one only for a write; see
+    `pg_dialect`), so they are the same sessions; the flag says what the caller means.
+    SQLite keeps its usual sessions (its transactions are local and its connections are
+    set up for them).
     """
     from sqlalchemy.orm import sessionmaker
     from sqlmodel import Session
 
-    if read_only and engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    del read_only  # the same sessions on both backends, see above
     return sessionmaker(engine, class_=Session, expire_on_commit=False, info=info or {})
+
+
+def in_batches(
+    session: Session,
+    query: Any,
+    entity: Any,
+    keys: tuple[str, ...],
+    *,
+    limit: int | None = None,
+    size: int = 500,
+) -> Iterator[Any]:
+    """The rows of `query`, ordered by `keys` descending (unique together), `size` at a time.
+
+    Each batch is a query of its own, after the last row of the one before (keyset
+    paging), so memory stays flat for any count, as with a server-side cursor, without
+    what a cursor costs: a transaction, and on PostgreSQL a DECLARE, a describe and a
+    FETCH per batch for the query and for each relationship loaded with it. A listing
+    of up to `size` rows is one round trip, and no transaction at all. `query` must have
+    no limit of its own; `limit` caps the rows in all.
+    """
+    from sqlalchemy import tuple_
+
+    columns = tuple_(*(getattr(entity, key) for key in keys))
+    after: tuple[Any, ...] | None = None
+    remaining = limit
+    while remaining is None or remaining > 0:
+        take = size if remaining is None else min(size, remaining)
+        page = query if after is None else query.where(columns < after)
+        rows = list(session.exec(page.limit(take)))
+        yield from rows
+        if len(rows) < take:
+            return
+        if remaining is not None:
+            remaining -= take
+        after = tuple(getattr(rows[-1], key) for key in keys)
 
 
 def current_revision(engine: Engine) -> str | None:

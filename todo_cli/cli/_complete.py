@@ -59,8 +59,8 @@ PROJECTS_SQL = (
     "SELECT project FROM tasks WHERE user_id = :user_id AND project IS NOT NULL GROUP BY project"
 )
 USERS_SQL = "SELECT id, name FROM users"
-# The cache's refresh, in one round trip after a write: the tasks it changed (all of them
-# when there is no cache yet), every tag and project of the user, and the user names.
+# The cache's first filling, in one round trip: every task, tag and project of the user,
+# and the user names (later writes update it from the session, see `remember`).
 _REFRESH_TASKS = (
     "SELECT 'task' AS kind, CAST(id AS VARCHAR(36)) AS id, number, title AS text, "
     "is_completed FROM tasks WHERE user_id = :user_id"
@@ -73,7 +73,6 @@ _REFRESH_REST = (
     " UNION ALL SELECT 'user', CAST(id AS VARCHAR(36)), NULL, name, NULL FROM users"
 )
 REFRESH_ALL_SQL = _REFRESH_TASKS + _REFRESH_REST
-REFRESH_CHANGED_SQL = _REFRESH_TASKS + " AND id IN :ids" + _REFRESH_REST
 
 # Inline words (cli/_words.py KEYS): what may follow each key.
 _DATE_KEYS = ("due", "wait")
@@ -534,10 +533,12 @@ def remember(session: Session, url: DatabaseURL, user: User) -> None:
     """After a task command on PostgreSQL changed something: bring the acting user's
     cache up to date.
 
-    One round trip: the tasks the committed change touched (every task of the user when
-    there is no cache yet), the user's tags and projects, and the user names. A command
-    that only read sends nothing, so `list --json` stays a stream. A cache that cannot
-    be refreshed stays as it was; the command itself has succeeded.
+    The first time, one query reads the user's tasks, tags and projects and the user
+    names. After that no query at all: the tasks the committed change touched are in the
+    session, as the change left them (a deleted one is gone from it), and their tags and
+    projects join those already cached (one no longer used stays offered until the cache
+    is rebuilt). A command that only read writes nothing, so `list --json` stays a stream.
+    A cache that cannot be refreshed stays as it was; the command itself has succeeded.
     """
     if url.backend != "postgresql":
         return  # completion reads SQLite directly
@@ -546,7 +547,7 @@ def remember(session: Session, url: DatabaseURL, user: User) -> None:
     committed = service.last_committed(session)
     if committed is None:
         return
-    from sqlalchemy import bindparam, text
+    from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
     user_id = user.id
@@ -554,14 +555,30 @@ def remember(session: Session, url: DatabaseURL, user: User) -> None:
     try:
         if old is None:
             rows = session.execute(text(REFRESH_ALL_SQL), {"user_id": user_id}).all()
+            _store(url, user_id, rows, None, None)
         else:
-            statement = text(REFRESH_CHANGED_SQL).bindparams(bindparam("ids", expanding=True))
-            rows = session.execute(
-                statement, {"user_id": user_id, "ids": list(committed.task_ids)}
-            ).all()
-        _store(url, user_id, rows, old, committed.task_ids if old is not None else None)
+            changed = _changed_rows(session, user_id, committed.task_ids)
+            _store(url, user_id, changed, old, committed.task_ids)
     except (OSError, SQLAlchemyError, ValueError):
         return
+
+
+def _changed_rows(
+    session: Session, user_id: uuid.UUID, task_ids: frozenset[uuid.UUID]
+) -> list[tuple[Any, ...]]:
+    """Rows as REFRESH_ALL_SQL gives them, of the changed tasks the session holds."""
+    from todo_cli.models import Task
+
+    rows: list[tuple[Any, ...]] = []
+    for task_id in task_ids:
+        task = session.identity_map.get(session.identity_key(Task, (user_id, task_id)))
+        if not isinstance(task, Task) or task in session.deleted:
+            continue
+        rows.append(("task", task.id, task.number, task.title, task.is_completed))
+        rows.extend(("tag", None, None, tag, None) for tag in task.tags)
+        if task.project is not None:
+            rows.append(("project", None, None, task.project, None))
+    return rows
 
 
 def _store(
@@ -581,7 +598,11 @@ def _store(
         else:
             found[kind].append([str(row_id).replace("-", ""), text] if kind == "user" else text)
     directory = cache_dir()
-    _write_cache(directory, users_file(url.reveal()), {"users": found["user"]})
+    if old is None:
+        _write_cache(directory, users_file(url.reveal()), {"users": found["user"]})
+    else:  # tags and projects of the changed tasks, added to those known already
+        found["tag"] = list({*old.get("tags", []), *found["tag"]})
+        found["project"] = list({*old.get("projects", []), *found["project"]})
     _write_cache(
         directory,
         tasks_file(url.reveal(), user_id.hex),

@@ -16,6 +16,7 @@ from sqlalchemy import true, update
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from todo_cli import db
 from todo_cli.errors import PreconditionFailed, ValidationError
 from todo_cli.models import (
     RELATED_FIELDS,
@@ -257,14 +258,34 @@ def iter_tasks(
     zone: ZoneInfo = UTC_ZONE,
 ) -> Iterator[Task]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
-    query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, 0)
-    tasks = iter(session.exec(query.execution_options(yield_per=500)))
+    query = _checked_list_query(session, user_id, status, filter, sort, zone, None, 0)
+    if sort is None:
+        # The default order, newest first, is a unique key: each batch starts after the
+        # last row of the one before.
+        tasks = db.in_batches(session, query, Task, ("created_at", "id"), limit=limit)
+    else:
+        tasks = _in_pages(session, query, limit)
     first = next(tasks, None)
     if first is None:
         require_user(session, user_id)
         return
     yield first
     yield from tasks
+
+
+def _in_pages(
+    session: Session, query: SelectOfScalar[Task], limit: int | None, size: int = 500
+) -> Iterator[Task]:
+    """A listing in any other order, `size` rows per query (the sort ends with the task's
+    number, so pages neither repeat nor skip a row that stays put)."""
+    offset = 0
+    while limit is None or offset < limit:
+        take = size if limit is None else min(size, limit - offset)
+        rows = list(session.exec(query.offset(offset).limit(take)))
+        yield from rows
+        if len(rows) < take:
+            return
+        offset += take
 
 
 def count_tasks(
