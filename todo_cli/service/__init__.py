@@ -44,6 +44,13 @@ if TYPE_CHECKING:
         update_tasks,
     )
     from todo_cli.service.transaction import Committed, last_committed
+    from todo_cli.service.transfer import (
+        FORMATS,
+        ImportReport,
+        export_tasks,
+        import_tasks,
+        parse_format,
+    )
     from todo_cli.service.users import (
         create_user,
         delete_user,
@@ -66,6 +73,11 @@ if TYPE_CHECKING:
 _HOMES = {
     "add_note": "tasks",
     "Committed": "transaction",
+    "FORMATS": "transfer",
+    "ImportReport": "transfer",
+    "export_tasks": "transfer",
+    "import_tasks": "transfer",
+    "parse_format": "transfer",
     "DESCRIPTION_MAX_LENGTH": "validation",
     "Logged": "history",
     "MIN_PREFIX_LENGTH": "validation",
@@ -114,6 +126,11 @@ __all__ = [
     "DESCRIPTION_MAX_LENGTH",
     "MIN_PREFIX_LENGTH",
     "Committed",
+    "FORMATS",
+    "ImportReport",
+    "export_tasks",
+    "import_tasks",
+    "parse_format",
     "Logged",
     "Status",
     "clean_description",
