@@ -288,7 +288,9 @@ def json_lines(text: str) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
     if stripped.startswith("["):
         yield from _json_array(text)
         return
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Only `\n` ends a line: str.splitlines would also split at U+2028 and others, which
+    # JSON strings (and titles) may hold.
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:

@@ -58,8 +58,10 @@ def priority_of(letter: str) -> int:
 
 
 def parse(text: str, zone: ZoneInfo) -> Iterator[Parsed]:
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    # Only `\n` (or `\r\n`) ends a line: a title may hold U+2028, where str.splitlines
+    # would also split.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip(" \t\r")
         if not line:
             continue
         try:
@@ -69,7 +71,8 @@ def parse(text: str, zone: ZoneInfo) -> Iterator[Parsed]:
 
 
 def _task(number: int, line: str, zone: ZoneInfo) -> Incoming:
-    words = line.split()
+    words = line.split(" ")
+    words = [word for word in words if word]
     values: dict[str, Any] = {"is_completed": False, "completed_at": None}
     days: dict[str, date] = {}
     letter: str | None = None
