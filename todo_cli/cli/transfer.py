@@ -33,15 +33,23 @@ def export(
     ] = "json",
     tz: TzOption = None,
     user: UserOption = None,
+    json: JsonOption = False,
 ) -> None:
     """Write every task (pending and done) to stdout, in a format another tool or a later
     todo import reads.
+
+    --json is --format json (one task JSON a line), with errors as JSON.
 
     Example: todo export --format taskwarrior > tasks.json
     """
     from todo_cli import service
 
     chosen = service.parse_format(format)
+    if json and chosen != "json":
+        raise ValidationError(
+            f"--json writes the json format; leave it out to write {chosen}.",
+            details={"field": "format"},
+        )
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
         write = sys.stdout.write
