@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col
 
 from todo_cli.errors import ValidationError
-from todo_cli.models import Task, utcnow
+from todo_cli.models import Task, User, utcnow
 from todo_cli.service import formats, formats_taskwarrior, formats_todotxt
 from todo_cli.service.formats import Incoming, Parsed, Rejected, Skipped, local_day
 from todo_cli.service.references import owned_query
 from todo_cli.service.tasks import iter_tasks, write_task
 from todo_cli.service.transaction import last_committed, writing
-from todo_cli.service.users import require_user
+from todo_cli.service.users import user_not_found
 
 Format = Literal["json", "taskwarrior", "todotxt"]
 FORMATS: tuple[Format, ...] = ("json", "taskwarrior", "todotxt")
@@ -108,7 +108,7 @@ def import_tasks(
     user_id: uuid.UUID,
     text: str,
     format: Format | None = None,
-    zone: ZoneInfo = UTC_ZONE,
+    zone: ZoneInfo | None = None,
     dry_run: bool = False,
     skip_invalid: bool = False,
 ) -> ImportReport:
@@ -118,10 +118,15 @@ def import_tasks(
     for a format without modification times, when its content differs); re-importing a
     file changes nothing. A record that breaks a rule stops the whole import, naming its
     line and reason, unless `skip_invalid`; duplicate UUIDs always do. `dry_run` reports
-    what would happen and changes nothing (the same work, rolled back).
+    what would happen and changes nothing (the same work, rolled back). Days in the file
+    are read in `zone`, by default the user's (else UTC).
     """
     chosen = format or detect_format(text)
-    require_user(session, user_id)
+    user = session.get(User, user_id)
+    if user is None:
+        raise user_not_found(user_id)
+    if zone is None:  # the user's own zone, as the API reads "today" for them
+        zone = _zone_of(user)
     parsed = list(_PARSERS[chosen](text, zone))
     report = ImportReport(chosen, dry_run)
     incoming = _accepted(parsed, report, skip_invalid=skip_invalid)
@@ -163,6 +168,15 @@ def import_tasks(
     committed = last_committed(session)
     report.change_id = committed.change_id if committed is not None else None
     return report
+
+
+def _zone_of(user: User) -> ZoneInfo:
+    from todo_cli.service.dates import resolve_zone
+
+    try:
+        return resolve_zone(user.time_zone) if user.time_zone else UTC_ZONE
+    except ValidationError:  # a zone this machine's tzdata does not know
+        return UTC_ZONE
 
 
 def _accepted(parsed: list[Parsed], report: ImportReport, *, skip_invalid: bool) -> list[Incoming]:
