@@ -25,7 +25,7 @@ from bench.common import (
     versions,
 )
 
-SECTIONS = ("cli", "service", "api", "memory")
+SECTIONS = ("cli", "service", "api", "memory", "import")
 # Not part of a full run: it needs a revision to compare with (--against).
 EXTRA_SECTIONS = ("revisions",)
 
@@ -47,6 +47,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import revisions
 
         return revisions.run
+    if name == "import":
+        from bench import import_bench
+
+        return import_bench.run
     from bench import memory
 
     return memory.run

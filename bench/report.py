@@ -92,8 +92,15 @@ def render() -> str:
     w(_service_section(service))
     w(_api_section(api))
     w(_memory_section(memory))
+    w(_import_section())
     w(_method())
     return "\n".join(out)
+
+
+def _import_section() -> str:
+    from bench import import_bench
+
+    return import_bench.markdown(load_result("import") or {})
 
 
 def _status(cli: Cli, api: dict[str, Any], memory: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 A line: `x DONE CREATED` when completed, else `(A) CREATED`, then the text, whose words
 `+project` and `@context` and `key:value` mean something. Mapping (SPEC): `(A)` H, `(B)` M,
-`(C)`–`(Z)` L, the letter kept in `extra["todotxt"]["priority"]`; `@context` a tag; the
+`(C)`–`(Z)` L, a letter after C kept in `extra["todotxt"]["priority"]`; `@context` a tag; the
 first `+project` the project, the others tags; `due:` (a day), `t:` (the threshold, a
 wait until that day starts); `uuid:` the task's id; every other `key:value` kept in
 `extra["todotxt"]` and written back. A word that is a URL (`scheme://…`), or whose key
@@ -120,7 +120,9 @@ def _task(number: int, line: str, zone: ZoneInfo) -> Incoming:
     values["project"] = project
     values["tags"] = tags(found_tags)
     values["priority"] = priority_of(letter) if letter is not None else NO_PRIORITY
-    if letter is not None:
+    if letter is not None and letter not in _LETTERS.values():
+        # D–Z all mean L: the letter is kept so that the export writes it back. A, B and
+        # C are what H, M and L are written as anyway.
         extra[PRIORITY_KEY] = letter
     values["extra"] = extra or None
     if "due" in days:
