@@ -15,10 +15,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from todo_cli.errors import ValidationError
 from todo_cli.models import Task, User, utcnow
@@ -134,8 +135,17 @@ def import_tasks(
         return report
     try:
         with writing(session, user_id=user_id, verb="import") as change:
-            existing = _existing(session, user_id, [item.id for item in incoming])
-            new = [item for item in incoming if item.id not in existing]
+            stamps = _updated_at(session, user_id, [item.id for item in incoming])
+            new = [item for item in incoming if item.id not in stamps]
+            # Only a task the file may change is loaded (and locked): re-importing a file
+            # reads one small row per task, not every task with its tags and notes.
+            candidates = [
+                item.id
+                for item in incoming
+                if item.id in stamps
+                and (item.updated_at is None or item.updated_at > stamps[item.id])
+            ]
+            existing = _existing(session, user_id, candidates)
             # Numbered as they were created, so an exported list comes back in its order.
             new.sort(key=lambda item: item.values.get("created_at") or utcnow())
             first = 0
@@ -149,6 +159,7 @@ def import_tasks(
                 values["extra"] = _merged_extra(None, item)
                 write_task(session, change, None, values)
             report.added = len(new)
+            report.unchanged = len(stamps) - len(existing)
             for item in incoming:
                 task = existing.get(item.id)
                 if task is None:
@@ -216,6 +227,23 @@ def _accepted(parsed: list[Parsed], report: ImportReport, *, skip_invalid: bool)
         else:
             report.skipped.append(record)
     return accepted
+
+
+def _updated_at(
+    session: Session, user_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each of the user's tasks among `ids` last changed, a batch per statement."""
+    found: dict[uuid.UUID, datetime] = {}
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), _BATCH):
+        batch = ordered[start : start + _BATCH]
+        rows = session.exec(
+            select(Task.id, Task.updated_at).where(
+                col(Task.user_id) == user_id, col(Task.id).in_(batch)
+            )
+        )
+        found.update((task_id, stamp) for task_id, stamp in rows)
+    return found
 
 
 def _existing(session: Session, user_id: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, Task]:
