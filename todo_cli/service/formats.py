@@ -201,6 +201,8 @@ def _ndjson_task(line: int, record: dict[str, Any]) -> Incoming:
         raise RecordError("due_date is set but due is not")
     if not values["is_completed"]:
         values["completed_at"] = None
+    elif values["completed_at"] is None:
+        del values["completed_at"]  # done at a time the file does not say: as todo marks it
     version = record.get("version", 1)
     if type(version) is not int or not 1 <= version <= MAX_NUMBER:
         raise RecordError("version must be a whole number from 1")
