@@ -117,6 +117,8 @@ def test_another_users_token_gets_the_same_404_and_changes_nothing(
         headers={"Authorization": bearer(missing)},
     )
     assert theirs.status_code == nobody.status_code == 404
+    garbage = api_client.post(url(bob), content="mine\n", headers={"Authorization": "Bearer x.y.z"})
+    assert garbage.status_code == 401 and garbage.headers["WWW-Authenticate"] == "Bearer"
     assert [t["title"] for t in api_client.get(f"/users/{bob.id}/tasks").json()] == ["bob's"]
 
 
