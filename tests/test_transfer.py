@@ -6,7 +6,9 @@ style of the format's own examples, identity, idempotency, isolation, all-or-not
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -510,3 +512,31 @@ def test_day_only_dues_follow_the_zone_they_are_read_in() -> None:
         assert item.values["due"] == end_of_day(day, zone)
     (item,) = formats_taskwarrior.parse(json.dumps({**record, "due": "20261204T120000Z"}), UTC_ZONE)
     assert isinstance(item, Incoming) and item.values["due_date"] is None
+
+
+def test_imports_of_one_file_at_once_add_each_task_once(
+    session_factory: Callable[[], Session], alice: User
+) -> None:
+    """Concurrent imports queue on the user's row: one adds, the others find the tasks."""
+    text = "\n".join(
+        json.dumps(
+            {"id": str(uuid.uuid4()), "title": f"t{n}", "created_at": "2026-01-01T00:00:00Z"}
+        )
+        for n in range(300)
+    )
+    results: list[tuple[int, int] | str] = []
+
+    def run() -> None:
+        try:
+            with session_factory() as own:
+                report = service.import_tasks(own, user_id=alice.id, text=text)
+                results.append((report.added, report.unchanged))
+        except Exception as error:  # reported below: the test names the failure
+            results.append(repr(error)[:300])
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [(0, 300), (0, 300), (300, 0)]

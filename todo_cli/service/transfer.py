@@ -135,6 +135,9 @@ def import_tasks(
         return report
     try:
         with writing(session, user_id=user_id, verb="import") as change:
+            # The user's row first: two imports of one file at once queue here, and the
+            # second sees the tasks the first added instead of adding them again.
+            session.exec(select(User.id).where(col(User.id) == user_id).with_for_update())
             stamps = _updated_at(session, user_id, [item.id for item in incoming])
             new = [item for item in incoming if item.id not in stamps]
             # Only a task the file may change is loaded (and locked): re-importing a file
