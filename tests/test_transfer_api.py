@@ -98,6 +98,12 @@ def test_a_bad_file_is_a_400_that_names_the_line_and_imports_nothing(
         assert api_client.post(url(alice, query), content="a\n").status_code == 400, query
     assert api_client.post(url(alice), content=b"\xff").status_code == 400
     assert api_client.post(url(alice), content="[").status_code == 400
+    as_json = {"Content-Type": "application/json"}
+    for body in ("0", '"a task"', "[1]", "{}"):
+        refused = api_client.post(url(alice, "?skip_invalid=true"), content=body, headers=as_json)
+        assert refused.status_code == 400, body
+    broken = api_client.post(url(alice), content='[\n{"uuid": ,}\n]', headers=as_json)
+    assert broken.json()["error"]["message"].startswith("line 2: ")
     assert api_client.get(f"/users/{alice.id}/tasks").json() == []
     skipped = api_client.post(url(alice, "?skip_invalid=true"), content="fine\nx due:soon\n")
     assert skipped.json()["added"] == 1 and skipped.json()["skipped"] == 1

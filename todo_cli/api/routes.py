@@ -422,6 +422,7 @@ def add_routes(
         _: ImportQuery,
         session: SessionDep,
         body: Annotated[bytes, Depends(_import_body)],
+        request: Request,
         format: Annotated[
             Literal["json", "taskwarrior", "todotxt"] | None,
             Query(description="The file's format; default: told from its content."),
@@ -443,10 +444,13 @@ def add_routes(
     ) -> Response:
         from todo_cli.service.dates import resolve_zone
 
+        text = _decoded(body)
+        if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+            _require_json_array(text)
         report = service.import_tasks(
             session,
             user_id=owner,
-            text=_decoded(body),
+            text=text,
             format=format,
             zone=resolve_zone(tz) if tz is not None else None,
             dry_run=dry_run,
@@ -501,3 +505,22 @@ def _decoded(body: bytes) -> str:
             f"the body is not UTF-8 text (byte {error.start}); nothing was imported",
             details={"position": error.start},
         ) from None
+
+
+def _require_json_array(text: str) -> None:
+    """A body sent as application/json is what that media type documents: a JSON array
+    of objects (a Taskwarrior export); JSON lines and todo.txt go as text."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        if text.lstrip().startswith("["):
+            return  # a broken array: the import names the line where it breaks
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValidationError(
+            "an application/json body is a JSON array of tasks (send JSON lines or todo.txt "
+            "as text/plain); nothing was imported",
+            details={"field": "body"},
+        )
