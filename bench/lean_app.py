@@ -37,7 +37,13 @@ SQL = (
     "SELECT id, user_id, number, title, description, is_completed, version, created_at,"
     " updated_at FROM tasks WHERE user_id = %s AND id = %s"
 )
-NOT_FOUND = json.dumps({"error": {"code": "NOT_FOUND", "message": "Task not found."}})
+# The error bodies of `todo serve`, so that a refused request costs both servers the same.
+NOT_FOUND = json.dumps(
+    {"error": {"code": "NOT_FOUND", "message": "Task not found.", "details": {}}}
+)
+UNAUTHORIZED = json.dumps(
+    {"error": {"code": "UNAUTHORIZED", "message": "The bearer token is not valid.", "details": {}}}
+)
 
 
 def create_app() -> FastAPI:
@@ -75,7 +81,12 @@ def create_app() -> FastAPI:
                     leeway=30,
                 )
             except jwt.InvalidTokenError:
-                return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+                return Response(
+                    UNAUTHORIZED,
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                    media_type="application/json",
+                )
             if claims["sub"] != str(user_id):
                 return Response(NOT_FOUND, status_code=404, media_type="application/json")
         connection = await idle.get()

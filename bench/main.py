@@ -26,8 +26,10 @@ from bench.common import (
 )
 
 SECTIONS = ("cli", "service", "api", "memory", "import")
-# Not part of a full run: it needs a revision to compare with (--against).
-EXTRA_SECTIONS = ("revisions",)
+# Not part of a full run: revisions needs a revision to compare with (--against);
+# completion (issue 15) is recorded by hand in docs/performance.md → Completion; filters'
+# tables go to bench/results/filters.md, for the "Filters" section of docs/performance.md.
+EXTRA_SECTIONS = ("revisions", "completion", "filters")
 
 
 def _section(name: str) -> Callable[[Options], dict[str, Any]]:
@@ -43,6 +45,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import api_bench
 
         return api_bench.run
+    if name == "filters":
+        from bench import filter_bench
+
+        return filter_bench.run
     if name == "revisions":
         from bench import revisions
 
@@ -51,6 +57,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import import_bench
 
         return import_bench.run
+    if name == "completion":
+        from bench import completion_bench
+
+        return completion_bench.run
     from bench import memory
 
     return memory.run

@@ -155,6 +155,9 @@ def _env(home: Path, url: str | None = None) -> dict[str, str]:
     from bench.cli_latency import base_env
 
     env = base_env(home)  # no PYTHONPATH: each venv must import its own todo_cli
+    # The code's own cost: a revision with the warm server would otherwise answer from it
+    # (and leave it running).
+    env["TODO_DAEMON"] = "0"
     if url is not None:
         env.update(TODO_DATABASE_URL=url, TODO_USER="bench")
     return env

@@ -1,6 +1,7 @@
 -- wrk script of the API section (bench/api_bench.py fills in the three values below).
 --
--- mode "mixed": 35% list (limit 50), 35% get, 10% create, 10% update (PATCH title),
+-- mode "mixed": 35% list (limit 50), 35% get, 10% create, 10% update (PATCH to a title
+--   no other request used, so every update really writes),
 --   10% delete of a task this thread created (a create when it has none), across many
 --   users, each request with that user's bearer token;
 -- mode "get": GET of a random existing task; mode "bare": GET /bare (the ceiling).
@@ -15,6 +16,7 @@ local THINK_MS = @THINK_MS@
 local users = {}
 local tokens = {}
 local created = {}
+local edits = 0
 statuses = {}
 threads = {}
 
@@ -66,8 +68,10 @@ function request()
    elseif r <= 80 then
       return create(u)
    elseif r <= 90 then
+      edits = edits + 1
       return wrk.format("PATCH", "/users/" .. u.id .. "/tasks/" .. task,
-         headers(u.token, true), '{"title": "Edited under load"}')
+         headers(u.token, true),
+         string.format('{"title": "Edited under load %d.%d"}', tid or 0, edits))
    end
    local c = table.remove(created)
    if c == nil then

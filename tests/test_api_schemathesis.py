@@ -48,6 +48,15 @@ DOCUMENT = create_app(
 TOKEN, _ = tokens.mint_token(SECRET.encode(), user_id=USER_ID, ttl=timedelta(days=1))
 
 
+# Any string is schema-valid for ?filter= and ?sort=, but only the filter language and
+# sort keys are accepted (a 400 with details.position otherwise, which
+# tests/test_query_api.py covers): pinned to valid ones. (?tz= is an enum of the zones.)
+PINNED_QUERY = {
+    "filter": "(+home or project:house) -errand due.by:fri",
+    "sort": "due,-priority",
+}
+
+
 def _schema(max_examples: int, *, pin_task: bool) -> Any:
     parameters = {
         "path.user_id": str(USER_ID),
@@ -56,6 +65,7 @@ def _schema(max_examples: int, *, pin_task: bool) -> Any:
         # If-Match is pinned to "*"; tests/test_api_routes.py covers malformed and stale
         # tags (400, 412).
         "header.If-Match": "*",
+        **{f"query.{name}": value for name, value in PINNED_QUERY.items()},
     }
     if pin_task:
         parameters["path.task_id"] = str(TASK_ID)
@@ -204,6 +214,9 @@ def _run_stateful(app: FastAPI) -> set[str]:
             case.operation.schema.app = app
             # The state machine does not apply the config's pinned parameters.
             case.path_parameters["user_id"] = str(USER_ID)
+            for name, value in PINNED_QUERY.items():
+                if case.query and name in case.query:
+                    case.query[name] = value
             if case.headers and "If-Match" in case.headers:
                 case.headers["If-Match"] = "*"
 

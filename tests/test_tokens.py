@@ -135,3 +135,40 @@ def test_the_leeway_is_documented_where_tokens_are_made() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     authentication = readme.split("## Authentication", 1)[1].split("\n## ", 1)[0]
     assert f"{seconds} seconds past its expiry" in " ".join(authentication.split())
+
+
+# --- the server's memory of accepted tokens ---------------------------------------------------
+
+
+def test_a_remembered_token_is_accepted_exactly_as_long_as_verify_token_would() -> None:
+    import time
+
+    from todo_cli.tokens import CLOCK_SKEW, VerifiedTokens, mint_token
+
+    key = b"k" * 32
+    user = uuid.uuid4()
+    # Expired 25 s ago: still inside the 30 s leeway for five more seconds.
+    issued = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    token, expires = mint_token(key, user_id=user, ttl=timedelta(hours=1, seconds=-25), now=issued)
+    verified = VerifiedTokens(key)
+    assert verified.verify(token) == user
+    deadline = (expires + CLOCK_SKEW).timestamp()
+    assert verified.verify(token, now=deadline) == user  # remembered until the very end
+    with pytest.raises(Unauthorized):
+        verified.verify(token[:-2] + "xx")  # another token is never taken for a known one
+    time.sleep(max(0.0, deadline - time.time()) + 1.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        verified.verify(token)  # past exp + leeway: checked again, and refused
+
+
+def test_refusals_are_not_remembered_and_the_memory_is_bounded() -> None:
+    from todo_cli.tokens import VerifiedTokens, mint_token
+
+    key = b"k" * 32
+    verified = VerifiedTokens(key, size=2)
+    with pytest.raises(Unauthorized):
+        verified.verify("not-a-token")
+    tokens = [mint_token(key, user_id=uuid.uuid4(), ttl=timedelta(hours=1))[0] for _ in range(3)]
+    for token in tokens:
+        verified.verify(token)
+    assert list(verified._accepted) == tokens[1:]

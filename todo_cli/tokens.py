@@ -109,3 +109,45 @@ def verify_token(key: bytes, token: str) -> uuid.UUID:
         return uuid.UUID(subject)
     except (TypeError, ValueError, AttributeError):
         raise Unauthorized("The bearer token is not valid.") from None
+
+
+class VerifiedTokens:
+    """`verify_token` with a memory of the tokens it accepted, for a server.
+
+    Checking an HS256 signature and the claims costs a request more than its database
+    round trip; a client sends the same token with every request. A token accepted once
+    stays accepted until its `exp` plus the clock-skew leeway, exactly as `verify_token`
+    would decide, so the answer is remembered until then, keyed by the whole token (a
+    token differing in one character is checked afresh). Refusals are never remembered;
+    at most `size` tokens are, the least recently used leaving first.
+    """
+
+    def __init__(self, key: bytes, *, size: int = 4096) -> None:
+        from collections import OrderedDict
+
+        self._key = key
+        self._size = size
+        self._accepted: OrderedDict[str, tuple[uuid.UUID, float]] = OrderedDict()
+
+    def verify(self, token: str, *, now: float | None = None) -> uuid.UUID:
+        import time
+
+        moment = time.time() if now is None else now
+        known = self._accepted.get(token)
+        if known is not None and moment <= known[1]:
+            self._accepted.move_to_end(token)
+            return known[0]
+        self._accepted.pop(token, None)
+        subject = verify_token(self._key, token)
+        self._accepted[token] = (subject, _expiry(token) + CLOCK_SKEW.total_seconds())
+        if len(self._accepted) > self._size:
+            self._accepted.popitem(last=False)
+        return subject
+
+
+def _expiry(token: str) -> float:
+    """The `exp` of a token `verify_token` has just accepted (so it has a numeric one)."""
+    import jwt
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"])

@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
     )
     app.add_middleware(HeadAsGet)
     app.state.database = database
-    app.state.signing_key = signing_key
+    app.state.verified_tokens = tokens.VerifiedTokens(signing_key) if signing_key else None
     errors.install(app)
     if auth:
         add_routes(
@@ -133,7 +133,7 @@ def _document(app: FastAPI) -> None:
             components = schema.setdefault("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components["schemas"].pop(name, None)
-            components["schemas"].update(schemas.COMPONENTS)
+            components["schemas"].update(schemas.components())
             components["headers"] = {"ETag": routes.ETAG_HEADER}
             components["schemas"]["ErrorInfo"]["properties"]["code"]["enum"] = _codes(schema)
             app.openapi_schema = schema

@@ -36,8 +36,8 @@ async def authenticated_subject(
             "This route needs an `Authorization: Bearer <token>` header; "
             "create a token with `todo token create --user NAME`."
         )
-    key: bytes = request.app.state.signing_key
-    return tokens.verify_token(key, credentials.credentials)
+    verified: tokens.VerifiedTokens = request.app.state.verified_tokens
+    return verified.verify(credentials.credentials)
 
 
 Subject = Annotated[uuid.UUID, Depends(authenticated_subject)]

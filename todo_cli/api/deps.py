@@ -12,10 +12,11 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from functools import partial
+from functools import cache, partial
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic_core import PydanticCustomError
 from sqlmodel import Session
@@ -171,6 +172,43 @@ def strict_bool(value: object) -> object:
     if isinstance(value, str) and value not in ("true", "false"):
         raise PydanticCustomError("bool_parsing", "should be true or false")
     return value
+
+
+# --- time zone ------------------------------------------------------------------------------
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA names `?tz=` takes: those of the installed tz database, which the
+    document lists (so a client, and schemathesis, know exactly which are accepted)."""
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
+def _zone(
+    tz: Annotated[
+        str | None,
+        Query(
+            description="The IANA time zone this request reads days in (a due of "
+            "2026-12-04, a filter's due.by:fri); default: the user's stored zone, else UTC.",
+            json_schema_extra={"enum": sorted(time_zones())},
+        ),
+    ] = None,
+) -> ZoneInfo | None:
+    if tz is None:
+        return None
+    if tz not in time_zones():
+        raise ValidationError(
+            f"query.tz: {shortened(tz)!r} is not a time zone: give an IANA name such as "
+            "Europe/Paris, America/New_York or UTC",
+            details={"errors": [{"location": "query.tz", "message": "unknown time zone"}]},
+        )
+    return ZoneInfo(tz)
+
+
+# The zone of a request (`?tz=`), None for the user's.
+ZoneQuery = Annotated[ZoneInfo | None, Depends(_zone)]
 
 
 # --- If-Match ------------------------------------------------------------------------------

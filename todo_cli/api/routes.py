@@ -20,6 +20,7 @@ from todo_cli.api.deps import (
     ExpectedVersion,
     ReadSessionDep,
     SessionDep,
+    ZoneQuery,
     query_parameters,
     strict_bool,
 )
@@ -40,8 +41,10 @@ from todo_cli.models import (
     task_to_json,
 )
 from todo_cli.service import Logged
+from todo_cli.service.query import SHORT_GRAMMAR
 
 DEFAULT_LIMIT = 100
+MAX_FILTER_LENGTH = 2000
 MAX_LIMIT = 1000
 # A user has at most 2**31 - 1 tasks (the number column is 32-bit); a larger offset
 # would overflow the database's integer, not find anything more.
@@ -52,7 +55,25 @@ LimitQuery = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many (1–{MAX_LIMIT}).")
 ]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many first.")]
-
+# The filter language of `todo list` (SPEC → Finding: filters, sort, search).
+FilterQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_FILTER_LENGTH,
+        description="Which tasks, in the filter language of `todo list`: "
+        f"{SHORT_GRAMMAR} A bad filter is a 400 whose details.position is the offset of "
+        "the problem. Example: `project:house +errand due.by:fri`",
+    ),
+]
+SortQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_FILTER_LENGTH,
+        description="Sort keys, comma-separated, `-` for descending: due, wait, priority, "
+        "project, created, modified, done, id; missing values last either way, the task "
+        "number last so pages are stable (default: newest first). Example: `due,-priority`",
+    ),
+]
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, a bad, missing or unknown field, a malformed UUID, "
     "query parameter or If-Match header.",
@@ -195,7 +216,11 @@ def add_routes(
     common = (400, 404, *error_statuses)
     # After the owner in each signature, so that a missing token is still 401 first.
     NoQuery = Annotated[None, Depends(query_parameters())]
-    ListQuery = Annotated[None, Depends(query_parameters("completed", "limit", "offset"))]
+    WriteQuery = Annotated[None, Depends(query_parameters("tz"))]
+    ListQuery = Annotated[
+        None,
+        Depends(query_parameters("completed", "limit", "offset", "filter", "sort", "tz")),
+    ]
 
     @router.post(
         collection,
@@ -223,10 +248,15 @@ def add_routes(
         ),
     )
     def create_task(
-        owner: Owner, _: NoQuery, body: TaskCreateBody, session: SessionDep, request: Request
+        owner: Owner,
+        _: WriteQuery,
+        body: TaskCreateBody,
+        session: SessionDep,
+        request: Request,
+        zone: ZoneQuery,
     ) -> Response:
-        new = TaskCreate(title=body.title, description=body.description)
-        task = service.create_task(session, user_id=owner, task=new)
+        new = TaskCreate(**body.model_dump())
+        task = service.create_task(session, user_id=owner, task=new, zone=zone)
         location = request.url_for("get_task", user_id=str(owner), task_id=str(task.id))
         return _task_response(task, session=session, status_code=201, location=location.path)
 
@@ -249,10 +279,27 @@ def add_routes(
         ] = None,
         limit: LimitQuery = DEFAULT_LIMIT,
         offset: OffsetQuery = 0,
+        filter: FilterQuery = None,
+        sort: SortQuery = None,
+        tz: ZoneQuery = None,
     ) -> Response:
-        status: service.Status = "all" if completed is None else "done" if completed else "pending"
+        if filter is None:
+            status: service.Status | None = (
+                "all" if completed is None else "done" if completed else "pending"
+            )
+        else:
+            # The filter's own default (pending, not waiting) unless `completed` says.
+            status = None if completed is None else "done" if completed else "pending"
+        zone = tz or (service.user_zone(session, owner) if filter is not None else None)
         tasks = service.list_tasks(
-            session, user_id=owner, status=status, limit=limit, offset=offset
+            session,
+            user_id=owner,
+            status=status,
+            limit=limit,
+            offset=offset,
+            filter=filter,
+            sort=sort,
+            **({"zone": zone} if zone is not None else {}),
         )
         return JSONResponse([task_to_json(task) for task in tasks])
 
@@ -280,18 +327,22 @@ def add_routes(
     )
     def replace_task(
         owned: OwnedTask,
-        _: NoQuery,
+        _: WriteQuery,
         body: TaskReplaceBody,
         session: SessionDep,
         version: ExpectedVersion,
+        zone: ZoneQuery,
     ) -> Response:
         user_id, task_id = owned
         # Every field is set explicitly, so every field is written: a full replacement.
-        changes = TaskUpdate(
-            title=body.title, description=body.description, is_completed=body.is_completed
-        )
+        changes = TaskUpdate(**body.model_dump())
         task = service.update_task(
-            session, user_id=user_id, ref=str(task_id), changes=changes, expected_version=version
+            session,
+            user_id=user_id,
+            ref=str(task_id),
+            changes=changes,
+            expected_version=version,
+            zone=zone,
         )
         return _task_response(task, session=session)
 
@@ -307,10 +358,11 @@ def add_routes(
     )
     def update_task(
         owned: OwnedTask,
-        _: NoQuery,
+        _: WriteQuery,
         body: TaskUpdateBody,
         session: SessionDep,
         version: ExpectedVersion,
+        zone: ZoneQuery,
     ) -> Response:
         user_id, task_id = owned
         task = service.update_task(
@@ -319,6 +371,7 @@ def add_routes(
             ref=str(task_id),
             changes=TaskUpdate(**body.model_dump(exclude_unset=True)),
             expected_version=version,
+            zone=zone,
         )
         return _task_response(task, session=session)
 

@@ -156,8 +156,6 @@ def _register() -> None:
 
     for name, command in (
         ("add", tasks.add),
-        ("list", tasks.list_tasks),
-        ("next", tasks.next_tasks),
         ("show", tasks.show),
         ("done", tasks.done),
         ("reopen", tasks.reopen),
@@ -170,11 +168,16 @@ def _register() -> None:
         ("import", transfer.import_),
     ):
         app.command(name, cls=LeanCommand)(command)
+    # Filter words may start with `-` (`todo list -errand`): words, never short options.
+    app.command("list", cls=WordsCommand)(tasks.list_tasks)
+    app.command("next", cls=WordsCommand)(tasks.next_tasks)
+    app.command("count", cls=WordsCommand)(tasks.count)
     app.command("edit", cls=WordsCommand)(tasks.edit)
     app.command("note", cls=LeanCommand)(tasks.note)
     users.user_app.command("add", cls=LeanCommand)(users.add_user)
     users.user_app.command("list", cls=LeanCommand)(users.list_users)
     users.user_app.command("rm", cls=LeanCommand)(users.remove_user)
+    users.user_app.command("zone", cls=LeanCommand)(users.user_zone)
     app.add_typer(users.user_app, name="user")
     app.command("config", cls=LeanCommand)(settings.show_config)
     app.add_typer(db_app, name="db")

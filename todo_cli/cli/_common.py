@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from todo_cli._startup import resume_gc
+from todo_cli.cli import _complete
 from todo_cli.errors import ExitCode, TodoError, ValidationError
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class LeanCommand(TyperCommand):
             if type(param) is TyperArgument:
                 # Same object, two display methods replaced; Typer offers no hook for them.
                 param.__class__ = _WordArgument
+            elif type(param) is TyperOption:
+                param.__class__ = _LeanOption
         return params
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
@@ -116,6 +119,13 @@ class LeanCommand(TyperCommand):
         return parser
 
 
+class _LeanOption(TyperOption):
+    """An option whose value shell completion takes as typed (see `_WordArgument`)."""
+
+    def process_value(self, ctx: typer.Context, value: Any) -> Any:  # type: ignore[override]
+        return value if ctx.resilient_parsing else super().process_value(ctx, value)
+
+
 class _WordArgument(TyperArgument):
     """An argument shown by its name alone: `TITLE…` in help and usage, no Python type."""
 
@@ -130,6 +140,11 @@ class _WordArgument(TyperArgument):
 
     def display_type_rich(self, ctx: Any) -> str | None:
         return None
+
+    def process_value(self, ctx: typer.Context, value: Any) -> Any:  # type: ignore[override]
+        # Shell completion takes the words as typed: Typer's coercion would import pydantic
+        # (~60 ms) on every Tab, and the completion callbacks need only the text.
+        return value if ctx.resilient_parsing else super().process_value(ctx, value)
 
 
 class _GivenTwice(typer.BadParameter):
@@ -293,6 +308,7 @@ UserOption = Annotated[
         envvar="TODO_USER",
         show_envvar=True,
         metavar="NAME_OR_UUID",
+        autocompletion=_complete.user_names,
         help="Act as this user (name or UUID). Default on SQLite: your login name. "
         "Example: -u alice",
     ),
@@ -415,7 +431,26 @@ def acting_user(ref: str | None) -> Iterator[Acting]:
             user = service.get_user(session, ref=ref)
         else:
             user = service.ensure_user(session, name=login_name())
+        if user.time_zone is None:
+            _fill_time_zone(session, user)
         yield Acting(session, user)
+        _complete.remember(session, url, user)  # the PostgreSQL completion cache
+
+
+def _fill_time_zone(session: Session, user: User) -> None:
+    """Give a user without a stored zone this machine's (`TODO_TZ`, else the OS's), once,
+    so that the API can tell what "today" is for them."""
+    from todo_cli import service
+    from todo_cli.config import get_settings
+    from todo_cli.service.dates import local_zone, resolve_zone
+
+    name = get_settings().tz
+    try:
+        zone = resolve_zone(name) if name else local_zone()
+    except ValidationError:  # a bad TODO_TZ: the command that reads dates says so
+        return
+    if zone is not None:
+        service.fill_time_zone(session, user_id=user.id, name=zone.key)
 
 
 def _require_default_user(url: DatabaseURL) -> None:

@@ -6,11 +6,16 @@ result; every rule (validation, references, isolation) lives in the service laye
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from todo_cli.cli import _complete
 from todo_cli.cli._common import (
+    WORD_MARK,
     JsonOption,
     TzOption,
     UserOption,
@@ -30,16 +35,8 @@ if TYPE_CHECKING:
 
     from todo_cli.cli._words import DateKey, Words
     from todo_cli.models import Task
+    from todo_cli.service import Status as TaskStatus
 
-RefsArgument = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="REF",
-        show_default=False,
-        help="Tasks by number, range or list of numbers, UUID or UUID prefix (4+ hex "
-        "digits). Example: 3 5-7 9,12 1f3e",
-    ),
-]
 PageLimitOption = Annotated[
     int | None,
     typer.Option(
@@ -57,6 +54,7 @@ RefArgument = Annotated[
     typer.Argument(
         metavar="REF",
         show_default=False,
+        autocompletion=_complete.task_refs,
         help="A task by number, UUID or UUID prefix (4+ hex digits). Example: 3",
     ),
 ]
@@ -88,6 +86,7 @@ ProjectOption = Annotated[
     typer.Option(
         "--project",
         metavar="NAME",
+        autocompletion=_complete.projects,
         help="Its project; dots make a hierarchy. Example: --project house.garden",
     ),
 ]
@@ -96,6 +95,7 @@ TagOption = Annotated[
     typer.Option(
         "--tag",
         metavar="TAG",
+        autocompletion=_complete.tags,
         help="A tag; repeat for several. Example: --tag home --tag errand",
     ),
 ]
@@ -108,6 +108,7 @@ def add(
         typer.Argument(
             metavar="WORDS",
             show_default=False,
+            autocompletion=_complete.inline_words,
             help="What to do, with attributes as words: due:WHEN wait:WHEN pri:H|M|L "
             "project:NAME +TAG; after --, every word is title. Example: Pay rent due:fri +home",
         ),
@@ -216,7 +217,28 @@ def _once(said: Words, flags: dict[str, str | None], name: str) -> str | None:
     return word if word is not None else flags[name]
 
 
+FilterArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="FILTER",
+        show_default=False,
+        help="Which tasks (see above). Example: project:house +errand due.by:fri",
+    ),
+]
+SortOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sort",
+        metavar="KEYS",
+        help="Order by these keys, - for descending: due, wait, priority, project, created, "
+        "modified, done, id; missing values last (default: newest first). "
+        "Example: --sort due,-priority",
+    ),
+]
+
+
 def list_tasks(
+    words: FilterArgument = None,
     show_all: Annotated[
         bool,
         typer.Option("--all", "-a", help="Pending and completed tasks. Example: todo list --all"),
@@ -225,21 +247,31 @@ def list_tasks(
         bool,
         typer.Option("--done", help="Completed tasks only. Example: todo list --done"),
     ] = False,
+    sort: SortOption = None,
     limit: PageLimitOption = None,
     tz: TzOption = None,
     user: UserOption = None,
     json: JsonOption = False,
 ) -> None:
-    """List pending tasks, newest first (--all: every task, --done: completed ones); a
-    task waiting (wait:mon) stays out of the default list until then.
+    """List pending tasks, newest first, or those FILTER selects (--all: every task,
+    --done: completed ones); a task waiting (wait:mon) stays out until then.
+
+    FILTER: +TAG -TAG project:P (and its subprojects) project.is:P pri:H,M pri.above:L
+    due|wait|created|done[.before|.after|.by|.on]:WHEN, :none, :any
+    status:pending|waiting|done|all id:3,5-9 is:overdue, words or "a phrase" (title or
+    description, any case); all must match, or join with 'or', negate with 'not' or -,
+    group with ( ). A day compares by whole days (due.by:fri), a time exactly. Default:
+    pending and not waiting, unless the filter names status: or id:.
 
     On a terminal the table fits the window, shows one screenful and says how many
     more there are; piped, it is plain text with every matching row (for grep).
 
     --json streams a JSON array of every matching task.
 
-    Example: todo list --all --limit 10
+    Example: todo list project:house +errand --sort due,-priority
     """
+    import shlex
+
     from todo_cli import models, output, service
 
     if show_all and done:
@@ -247,28 +279,39 @@ def list_tasks(
             "--all and --done cannot be combined; --all already includes completed tasks.",
             details={"field": "done"},
         )
-    status: service.Status = "all" if show_all else "done" if done else "active"
-    flags = {"all": " --all", "done": " --done", "active": ""}[status]
+    typed = unmarked(words or [])
+    status: service.Status | None = "all" if show_all else "done" if done else None
+    flags = {"all": " --all", "done": " --done", None: ""}[status]
+    flags += "".join(f" {shlex.quote(word)}" for word in typed)
     empty = {
-        "active": 'No pending tasks. Add one with: todo add "Buy milk"',
+        None: 'No pending tasks. Add one with: todo add "Buy milk"',
         "done": "No completed tasks.",
         "all": 'No tasks yet. Add one with: todo add "Buy milk"',
     }[status]
+    if typed:
+        empty = "No tasks match."
     with acting_user(user) as (session, me):
+        zone = cli_zone(tz, me)
+        with _showing_filter(json):
+            parsed = service.parse_filter(typed, zone=zone)
+            if sort is not None:
+                service.parse_sort(sort)
+
+        def fetch(size: int | None) -> Iterable[Task]:
+            return service.iter_tasks(
+                session, user_id=me.id, status=status, filter=parsed, sort=sort, limit=size
+            )
+
         if json:
-            tasks = service.iter_tasks(session, user_id=me.id, status=status, limit=limit)
-            output.stream_json_array(models.task_to_json(task) for task in tasks)
+            output.stream_json_array(models.task_to_json(task) for task in fetch(limit))
             return
         if not output.stdout_is_terminal():
             # A pipe (`| grep`, `| wc -l`) gets every matching row and nothing else.
-            tasks = service.iter_tasks(session, user_id=me.id, status=status, limit=limit)
-            zone = cli_zone(tz, me)
-            output.print_plain_tasks(tasks, empty=empty if limit != 0 else None, zone=zone)
+            output.print_plain_tasks(fetch(limit), empty=empty if limit != 0 else None, zone=zone)
             return
-        zone = cli_zone(tz, me)
         page, more = _screenful(
-            lambda size: service.list_tasks(session, user_id=me.id, status=status, limit=size),
-            lambda: service.count_tasks(session, user_id=me.id, status=status),
+            lambda size: list(fetch(size)),
+            lambda: service.count_tasks(session, user_id=me.id, status=status, filter=parsed),
             limit,
         )
     output.print_tasks(
@@ -278,6 +321,24 @@ def list_tasks(
         empty=empty,
         zone=zone,
     )
+
+
+@contextmanager
+def _showing_filter(as_json: bool) -> Iterator[None]:
+    """A filter's error with the filter and a caret under the place, on a terminal's
+    stderr (under --json, the error body's details.position says where)."""
+    try:
+        yield
+    except ValidationError as error:
+        from todo_cli import output
+        from todo_cli.service.query import caret
+
+        pointer = caret(error)
+        if as_json or pointer is None:
+            raise
+        output.print_error(error)
+        sys.stderr.write(output.printable(pointer, multiline=True) + "\n")
+        raise typer.Exit(error.exit_code) from None
 
 
 def _screenful(
@@ -305,6 +366,7 @@ def _screenful(
 
 
 def next_tasks(
+    words: FilterArgument = None,
     limit: PageLimitOption = None,
     tz: TzOption = None,
     user: UserOption = None,
@@ -312,29 +374,63 @@ def next_tasks(
 ) -> None:
     """What to do next: overdue tasks first, then by due date, priority and age.
 
-    Waiting and completed tasks stay out. `todo` alone runs it.
+    Waiting and completed tasks stay out; FILTER (as in todo list) narrows it down.
+    `todo` alone runs it.
 
-    Example: todo next --limit 5
+    Example: todo next project:house --limit 5
     """
+    import shlex
+
     from todo_cli import models, output, service
 
+    typed = unmarked(words or [])
     empty = 'Nothing to do. Add a task with: todo add "Buy milk" due:fri'
+    if typed:
+        empty = "No tasks match."
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
+        with _showing_filter(json):
+            parsed = service.parse_filter(typed, zone=zone)
         if json or not output.stdout_is_terminal():
-            tasks = service.next_tasks(session, user_id=me.id, limit=limit)
+            tasks = service.next_tasks(session, user_id=me.id, limit=limit, filter=parsed)
             if json:
                 output.print_json([models.task_to_json(task) for task in tasks])
             else:
                 output.print_plain_tasks(tasks, empty=empty if limit != 0 else None, zone=zone)
             return
         page, more = _screenful(
-            lambda size: service.next_tasks(session, user_id=me.id, limit=size),
-            lambda: service.count_tasks(session, user_id=me.id, status="active"),
+            lambda size: service.next_tasks(session, user_id=me.id, limit=size, filter=parsed),
+            lambda: service.count_tasks(session, user_id=me.id, filter=parsed),
             limit,
         )
-    hint = "todo next | less shows them all"
+    hint = f"todo next{''.join(f' {shlex.quote(w)}' for w in typed)} | less shows them all"
     output.print_tasks(page, more=more, more_hint=hint, empty=empty, zone=zone)
+
+
+def count(
+    words: FilterArgument = None,
+    tz: TzOption = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print how many tasks FILTER selects (as in todo list: pending and not waiting
+    unless it names status: or id:).
+
+    --json prints {"count": N}.
+
+    Example: todo count project:house status:all
+    """
+    from todo_cli import output, service
+
+    with acting_user(user) as (session, me):
+        zone = cli_zone(tz, me)
+        with _showing_filter(json):
+            parsed = service.parse_filter(unmarked(words or []), zone=zone)
+        number = service.count_tasks(session, user_id=me.id, filter=parsed)
+    if json:
+        output.print_json({"count": number})
+    else:
+        output.print_message(str(number))
 
 
 def show(
@@ -358,19 +454,21 @@ def show(
 def edit(
     ctx: typer.Context,
     ref: Annotated[
-        str,
+        str | None,
         typer.Argument(
             metavar="REF",
             show_default=False,
-            help="The task, or tasks as a range or list of numbers (all change, or none). "
-            "Example: 3, 3-7 or 3,5,9",
+            autocompletion=_complete.task_refs,
+            help="The task, or tasks as a range or list of numbers (all change, or none); "
+            "left out with --filter. Example: 3, 3-7 or 3,5,9",
         ),
-    ],
+    ] = None,
     words: Annotated[
         list[str] | None,
         typer.Argument(
             metavar="WORDS",
             show_default=False,
+            autocompletion=_complete.inline_words,
             help="Attributes to change: due:WHEN wait:WHEN pri:H|M|L project:NAME +TAG -TAG; "
             "an empty value clears (pri:). Example: due:mon -errand +home",
         ),
@@ -411,9 +509,15 @@ def edit(
     untag: Annotated[
         list[str] | None,
         typer.Option(
-            "--untag", metavar="TAG", help="Remove a tag; repeatable. Example: --untag home"
+            "--untag",
+            metavar="TAG",
+            autocompletion=_complete.tags,
+            help="Remove a tag; repeatable. Example: --untag home",
         ),
     ] = None,
+    filter: FilterOption = None,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
     tz: TzOption = None,
     user: UserOption = None,
     json: JsonOption = False,
@@ -421,7 +525,8 @@ def edit(
     """Change a task; only what is given changes, as one change (one undo reverts it).
 
     With nothing but REF, on a terminal, the task opens in $VISUAL / $EDITOR; saving
-    applies what changed, an unchanged or emptied file changes nothing.
+    applies what changed, an unchanged or emptied file changes nothing. --filter EXPR
+    changes every task it selects instead of REF, after saying how many and asking.
 
     Example: todo edit 3 due:mon pri: -errand --title "Buy oat milk"
     """
@@ -429,10 +534,16 @@ def edit(
     from todo_cli.cli._words import split_words
     from todo_cli.models import TaskUpdate
 
-    said = split_words(unmarked(words or []), editing=True)
+    typed = unmarked(words or [])
+    if filter is not None and ref is not None:
+        typed = [ref.removeprefix(WORD_MARK), *typed]  # with --filter there is no REF
+        ref = None
+    _refs_or_filter([ref] if ref is not None else None, filter, "edit")
+    _no_filter_options(filter, yes, dry_run)
+    said = split_words(typed, editing=True)
     options = (title, description, due, wait, priority, project, tag, untag)
     if not said.has_attributes and all(value is None for value in options):
-        if not (no_description or no_due or no_wait) and _on_a_terminal():
+        if not (no_description or no_due or no_wait) and _on_a_terminal() and ref is not None:
             _edit_in_editor(ref, tz=tz, user=user, as_json=json)
             return
     changes: dict[str, object] = {}
@@ -460,6 +571,14 @@ def edit(
     if removed:
         changes["remove_tags"] = removed
     flags = {"due": due, "wait": wait, "priority": priority, "project": project}
+    if not changes and not said.has_attributes and all(value is None for value in options):
+        raise _nothing_to_change()
+    refs = [ref] if ref is not None else None
+    if refs is None:
+        assert filter is not None
+        refs = _targets(None, filter, "edit", "Change", yes, dry_run, tz, user, json)
+        if refs is None:
+            return
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
         for name, value in _attributes(said, flags, zone).items():
@@ -469,18 +588,22 @@ def edit(
                 )
             changes[name] = value
         if not changes:
-            raise ValidationError(
-                "Nothing to change: give attributes (due:fri +home pri:H), --title or "
-                '--description (example: todo edit 3 --title "Buy oat milk").'
-            )
+            raise _nothing_to_change()
         tasks = service.update_tasks(
             session,
             user_id=me.id,
-            refs=[ref],
+            refs=refs,
             changes=TaskUpdate.model_validate(changes),
             zone=zone,
         )
-    _render(tasks, "Updated", as_json=json, single=len(tasks) == 1, zone=zone)
+    _render(tasks, "Updated", as_json=json, single=len(tasks) == 1 and filter is None, zone=zone)
+
+
+def _nothing_to_change() -> ValidationError:
+    return ValidationError(
+        "Nothing to change: give attributes (due:fri +home pri:H), --title or "
+        '--description (example: todo edit 3 --title "Buy oat milk").'
+    )
 
 
 def _on_a_terminal() -> bool:
@@ -548,44 +671,260 @@ def note(
         output.print_line(f"Noted on task {task.number}: {output.printable(task.title)}")
 
 
-def done(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
+OptionalRefsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="REF",
+        show_default=False,
+        autocompletion=_complete.task_refs,
+        help="Tasks by number, range or list of numbers, UUID or UUID prefix (4+ hex "
+        "digits); or none, with --filter. Example: 3 5-7 9,12 1f3e",
+    ),
+]
+FilterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        "-f",
+        metavar="EXPR",
+        help="Every task this filter selects (the language of todo list), after saying how "
+        "many and asking (--yes without a terminal). Example: --filter 'project:house +errand'",
+    ),
+]
+YesOption = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="With --filter: do not ask for confirmation. Example: --yes"),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="With --filter: list the tasks it selects and change nothing. Example: --dry-run",
+    ),
+]
+
+
+# As many tasks as one range (`todo done 1-10000`) names at most.
+MAX_BULK = 10_000
+
+
+class _Bulk:
+    """The tasks a bulk command's `--filter` selects, once confirmed: their numbers.
+
+    The tasks are listed and counted in one session that is closed before anyone is
+    asked, so nothing stays locked while a person reads; the change then names them by
+    number (never reused), all or nothing, as one change that one undo reverts.
+    """
+
+    def __init__(
+        self,
+        expression: str,
+        *,
+        verb: str,
+        user: str | None,
+        tz: str | None,
+        yes: bool,
+        dry_run: bool,
+        as_json: bool,
+        status: TaskStatus | None = None,
+    ) -> None:
+        self.expression = expression
+        self.verb = verb
+        self.user = user
+        self.tz = tz
+        self.yes = yes
+        self.dry_run = dry_run
+        self.as_json = as_json
+        self.status = status
+
+    def numbers(self) -> list[str] | None:
+        """The numbers to change, or None when there is nothing to do (a dry run, no
+        match); refusals (not confirmed, no terminal) are errors that change nothing."""
+        from todo_cli import models, output, service
+        from todo_cli.cli.users import ask, can_ask
+
+        with acting_user(self.user) as (session, me):
+            zone = cli_zone(self.tz, me)
+            with _showing_filter(self.as_json):
+                parsed = service.parse_filter(self.expression, zone=zone)
+            status = self.status if not parsed.names_status else None
+            tasks = service.list_tasks(
+                session, user_id=me.id, filter=parsed, status=status, sort="id"
+            )
+            session.close()
+        one = len(tasks) == 1
+        what = f"{len(tasks)} task{'' if one else 's'} match{'es' if one else ''}"
+        them = "it" if one else "them"
+        quoted = output.printable(self.expression)
+        if self.dry_run:
+            if self.as_json:
+                output.print_json([models.task_to_json(task) for task in tasks])
+            else:
+                output.print_plain_tasks(tasks, empty=None, zone=zone)
+                output.print_line(f"{what} {quoted!r}; --dry-run changed nothing.")
+            return None
+        if not tasks:
+            if self.as_json:
+                output.print_json([])
+            else:
+                output.print_line(f"No tasks match {quoted!r}; nothing changed.")
+            return None
+        if len(tasks) > MAX_BULK:
+            # One change holds every task's image, and the rows are locked in one statement.
+            raise ValidationError(
+                f"{what} {quoted!r}; one change takes at most {MAX_BULK:,} tasks: narrow the "
+                "filter (for instance with created.before:…) and repeat.",
+                details={"field": "filter", "count": len(tasks), "max": MAX_BULK},
+            )
+        if not self.yes:
+            if not can_ask():
+                raise ValidationError(
+                    f"{what} {quoted!r}; to {self.verb.lower()} {them} without a terminal "
+                    f"to ask on, pass --yes (or see {them} first with --dry-run).",
+                    details={"field": "yes", "count": len(tasks)},
+                )
+            if not ask(f"{what} {quoted!r}. {self.verb} {them}?"):
+                raise ValidationError(
+                    f"Not confirmed; nothing changed ({what} {quoted!r}).",
+                    details={"field": "yes", "count": len(tasks)},
+                )
+        return [str(task.number) for task in tasks]
+
+
+def _refs_or_filter(refs: list[str] | None, expression: str | None, command: str) -> None:
+    if refs and expression is not None:
+        raise ValidationError(
+            f"Give tasks or --filter, not both (todo {command} 3 5 or todo {command} --filter "
+            "'project:house').",
+            details={"field": "filter"},
+        )
+    if not refs and expression is None:
+        raise ValidationError(
+            f"Give the tasks to {command}: numbers (todo {command} 3 5-7) or --filter EXPR.",
+            details={"field": "refs"},
+        )
+
+
+def _no_filter_options(expression: str | None, yes: bool, dry_run: bool) -> None:
+    if expression is None and (yes or dry_run):
+        option = "--dry-run" if dry_run else "--yes"
+        raise ValidationError(
+            f"{option} goes with --filter; tasks named by number change without asking.",
+            details={"field": option.lstrip("-")},
+        )
+
+
+def done(
+    refs: OptionalRefsArgument = None,
+    filter: FilterOption = None,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    tz: TzOption = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
     """Mark tasks completed; if any reference is unknown, nothing changes.
 
-    Example: todo done 3 4
+    --filter EXPR completes every task it selects, as one change (one undo reverts it).
+
+    Example: todo done 3 4, or todo done --filter 'project:house +errand' --dry-run
     """
     from todo_cli import service
 
+    targets = _targets(refs, filter, "done", "Complete", yes, dry_run, tz, user, json)
+    if targets is None:
+        return
     with acting_user(user) as (session, me):
-        tasks = service.complete_tasks(session, user_id=me.id, refs=refs)
+        tasks = service.complete_tasks(session, user_id=me.id, refs=targets)
         changed = _changed(session)
     _render(tasks, "Completed", as_json=json, changed=changed, already="already completed")
 
 
-def reopen(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
+def reopen(
+    refs: OptionalRefsArgument = None,
+    filter: FilterOption = None,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    tz: TzOption = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
     """Mark completed tasks pending again; if any reference is unknown, nothing changes.
 
-    Example: todo reopen 3
+    --filter EXPR reopens every completed task it selects (every task, if it names
+    status: or id:), as one change.
+
+    Example: todo reopen 3, or todo reopen --filter 'done.after:mon' --yes
     """
     from todo_cli import service
 
+    targets = _targets(
+        refs, filter, "reopen", "Reopen", yes, dry_run, tz, user, json, status="done"
+    )
+    if targets is None:
+        return
     with acting_user(user) as (session, me):
-        tasks = service.reopen_tasks(session, user_id=me.id, refs=refs)
+        tasks = service.reopen_tasks(session, user_id=me.id, refs=targets)
         changed = _changed(session)
     _render(tasks, "Reopened", as_json=json, changed=changed, already="already pending")
 
 
-def rm(refs: RefsArgument, user: UserOption = None, json: JsonOption = False) -> None:
+def rm(
+    refs: OptionalRefsArgument = None,
+    filter: FilterOption = None,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    tz: TzOption = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
     """Delete tasks for good; if any reference is unknown, nothing is deleted.
 
-    Their numbers are never handed out again.
+    Their numbers are never handed out again. --filter EXPR deletes every task it
+    selects, as one change (one undo brings them back).
 
-    Example: todo rm 3 4
+    Example: todo rm 3 4, or todo rm --filter 'status:done created.before:2026-01-01'
     """
     from todo_cli import service
 
+    targets = _targets(refs, filter, "rm", "Delete", yes, dry_run, tz, user, json)
+    if targets is None:
+        return
     with acting_user(user) as (session, me):
-        tasks = service.delete_tasks(session, user_id=me.id, refs=refs)
+        tasks = service.delete_tasks(session, user_id=me.id, refs=targets)
     _render(tasks, "Deleted", as_json=json)
+
+
+def _targets(
+    refs: list[str] | None,
+    expression: str | None,
+    command: str,
+    verb: str,
+    yes: bool,
+    dry_run: bool,
+    tz: str | None,
+    user: str | None,
+    as_json: bool,
+    *,
+    status: TaskStatus | None = None,
+) -> list[str] | None:
+    """The references a command changes: those given, or those `--filter` selects."""
+    _refs_or_filter(refs, expression, command)
+    _no_filter_options(expression, yes, dry_run)
+    if expression is None:
+        assert refs
+        return refs
+    bulk = _Bulk(
+        expression,
+        verb=verb,
+        user=user,
+        tz=tz,
+        yes=yes,
+        dry_run=dry_run,
+        as_json=as_json,
+        status=status,
+    )
+    return bulk.numbers()
 
 
 def _render(

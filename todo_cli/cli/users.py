@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import PLAIN_HELP, JsonOption, LeanGroup, database
+from todo_cli.cli import _complete
+from todo_cli.cli._common import (
+    PLAIN_HELP,
+    JsonOption,
+    LeanGroup,
+    UserOption,
+    acting_user,
+    database,
+)
 from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -61,7 +69,10 @@ def remove_user(
     name: Annotated[
         str,
         typer.Argument(
-            metavar="NAME_OR_UUID", show_default=False, help="The user to delete. Example: alice"
+            metavar="NAME_OR_UUID",
+            show_default=False,
+            autocompletion=_complete.user_names,
+            help="The user to delete. Example: alice",
         ),
     ],
     yes: Annotated[
@@ -89,6 +100,45 @@ def remove_user(
             _confirm(user, count)
         deleted = service.delete_user(session, ref=str(user.id))
     _render(deleted, f"Deleted user {deleted.name} and all of their tasks.", as_json=json)
+
+
+def user_zone(
+    zone: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="ZONE",
+            show_default=False,
+            help="An IANA time zone to store. Example: Europe/Paris",
+        ),
+    ] = None,
+    user: UserOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Show or set your time zone: where the API reads "today" and a day-only due ends.
+
+    Setting it moves the dues given as a day (due:fri) to the end of that day in the new
+    zone, as one change that `todo undo` reverts. The command line itself reads dates in
+    --tz, TODO_TZ or the system's zone first.
+
+    Example: todo user zone Europe/Paris
+    """
+    from todo_cli import output, service
+
+    with acting_user(user) as (session, me):
+        if zone is None:
+            name, moved = me.time_zone, []
+        else:
+            moved = service.set_time_zone(session, user_id=me.id, name=zone)
+            name = zone.strip()
+    numbers = [task.number for task in moved]
+    if json:
+        output.print_json({"user": me.name, "time_zone": name, "moved": numbers})
+        return
+    said = f"Time zone of {me.name}: {name or 'none (UTC)'}"
+    if numbers:
+        said += f"; moved the due of task{'s' if len(numbers) > 1 else ''} "
+        said += " ".join(map(str, numbers))
+    output.print_line(output.printable(said))
 
 
 def _confirm(user: User, task_count: int) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         task_log,
         undo_change,
     )
+    from todo_cli.service.query import Filter, Sort, parse_sort
     from todo_cli.service.references import task_not_found
     from todo_cli.service.tasks import (
         Status,
@@ -35,13 +36,17 @@ if TYPE_CHECKING:
         create_task,
         create_tasks,
         delete_tasks,
+        fill_time_zone,
         get_task,
         iter_tasks,
         list_tasks,
         next_tasks,
+        parse_filter,
         reopen_tasks,
+        set_time_zone,
         update_task,
         update_tasks,
+        user_zone,
     )
     from todo_cli.service.transaction import Committed, last_committed
     from todo_cli.service.transfer import (
@@ -78,6 +83,10 @@ _HOMES = {
     "export_tasks": "transfer",
     "import_tasks": "transfer",
     "parse_format": "transfer",
+    "Filter": "query",
+    "Sort": "query",
+    "parse_filter": "tasks",
+    "parse_sort": "query",
     "DESCRIPTION_MAX_LENGTH": "validation",
     "Logged": "history",
     "MIN_PREFIX_LENGTH": "validation",
@@ -93,6 +102,7 @@ _HOMES = {
     "delete_tasks": "tasks",
     "delete_user": "users",
     "ensure_user": "users",
+    "fill_time_zone": "tasks",
     "get_task": "tasks",
     "get_user": "users",
     "iter_tasks": "tasks",
@@ -103,12 +113,14 @@ _HOMES = {
     "list_users": "users",
     "redo_change": "history",
     "reopen_tasks": "tasks",
+    "set_time_zone": "tasks",
     "task_log": "history",
     "task_not_found": "references",
     "undo_change": "history",
     "update_task": "tasks",
     "update_tasks": "tasks",
     "user_not_found": "users",
+    "user_zone": "tasks",
 }
 
 
@@ -131,7 +143,9 @@ __all__ = [
     "export_tasks",
     "import_tasks",
     "parse_format",
+    "Filter",
     "Logged",
+    "Sort",
     "Status",
     "clean_description",
     "clean_title",
@@ -144,6 +158,7 @@ __all__ = [
     "delete_tasks",
     "delete_user",
     "ensure_user",
+    "fill_time_zone",
     "get_task",
     "get_user",
     "iter_tasks",
@@ -152,12 +167,16 @@ __all__ = [
     "list_tasks",
     "list_users",
     "next_tasks",
+    "parse_filter",
+    "parse_sort",
     "redo_change",
     "reopen_tasks",
+    "set_time_zone",
     "task_log",
     "task_not_found",
     "undo_change",
     "update_task",
     "update_tasks",
     "user_not_found",
+    "user_zone",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import true
+from sqlalchemy import true, update
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -24,11 +24,14 @@ from todo_cli.models import (
     TaskNote,
     TaskTag,
     TaskUpdate,
+    User,
     task_to_json,
     utcnow,
 )
+from todo_cli.service import query as query_language
+from todo_cli.service.query import Filter
 from todo_cli.service.references import owned_query, owned_task, owned_tasks
-from todo_cli.service.transaction import Recorder, writing
+from todo_cli.service.transaction import Recorder, transaction, writing
 from todo_cli.service.users import require_user
 from todo_cli.service.validation import (
     MAX_NUMBER,
@@ -143,7 +146,7 @@ def _set_related(task: Task, values: Mapping[str, Any]) -> None:
 
 
 def create_task(
-    session: Session, *, user_id: uuid.UUID, task: TaskCreate, zone: ZoneInfo = UTC_ZONE
+    session: Session, *, user_id: uuid.UUID, task: TaskCreate, zone: ZoneInfo | None = None
 ) -> Task:
     return create_tasks(session, user_id=user_id, tasks=[task], zone=zone)[0]
 
@@ -153,11 +156,11 @@ def create_tasks(
     *,
     user_id: uuid.UUID,
     tasks: Sequence[TaskCreate],
-    zone: ZoneInfo = UTC_ZONE,
+    zone: ZoneInfo | None = None,
 ) -> list[Task]:
     """Create tasks, numbered in the given order; if any is invalid, none is created.
 
-    Date phrases (`due`, `wait`) are read in `zone`, the acting user's.
+    Date phrases (`due`, `wait`) are read in `zone`; None is the user's (`user_zone`).
     """
     if not tasks:
         raise ValidationError("give at least one task")
@@ -167,12 +170,10 @@ def create_tasks(
             details={"max": MAX_NEW_TASKS},
         )
     now = utcnow()
-    cleaned = [
-        clean_task_fields(
-            task.model_dump(exclude_defaults=True) | {"title": task.title}, zone=zone, now=now
-        )
-        for task in tasks
-    ]
+    given = [task.model_dump(exclude_defaults=True) | {"title": task.title} for task in tasks]
+    if zone is None:
+        zone = _zone_for(session, user_id, given)
+    cleaned = [clean_task_fields(fields, zone=zone, now=now) for fields in given]
     with writing(session, user_id=user_id, verb="add", new_tasks=len(cleaned)) as change:
         first = change.last_task_number - len(cleaned) + 1
         created = [
@@ -202,30 +203,49 @@ def list_tasks(
     session: Session,
     *,
     user_id: uuid.UUID,
-    status: Status = "pending",
+    status: Status | None = None,
     limit: int | None = None,
     offset: int = 0,
+    filter: Filter | str | Sequence[str] | None = None,
+    sort: str | None = None,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> list[Task]:
-    """A user's tasks, newest first (ties broken by id, so pages are stable)."""
-    tasks = list(session.exec(_checked_list_query(session, user_id, status, limit, offset)))
+    """A user's tasks, newest first unless `sort` says otherwise (ties broken by id, so
+    pages are stable).
+
+    `filter` is SPEC's filter language (text, command-line words or a parsed `Filter`),
+    its dates read in `zone`; with a filter and no `status`, the filter's own default
+    (pending and not waiting, unless it names status or id) applies. Without either,
+    pending tasks.
+    """
+    query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, offset)
+    tasks = list(session.exec(query))
     if not tasks:
         # Only an empty answer needs the user looked up: tasks have an owner.
         require_user(session, user_id)
     return tasks
 
 
-def next_tasks(session: Session, *, user_id: uuid.UUID, limit: int | None = None) -> list[Task]:
-    """What to do next: pending tasks not waiting, by due (overdue first, then soonest,
-    then those without one), then priority (H, M, none, L), then oldest."""
-    if limit is not None:
-        bounded("limit", limit, 0, MAX_NUMBER)
-    due = col(Task.due)
-    query = _filter_status(owned_query(user_id), "active").order_by(
-        due.is_(None),  # missing values last, spelled the same on both backends
-        due,
-        col(Task.priority).desc(),
-        col(Task.created_at),
-        col(Task.id),
+def next_tasks(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    limit: int | None = None,
+    filter: Filter | str | Sequence[str] | None = None,
+    zone: ZoneInfo = UTC_ZONE,
+) -> list[Task]:
+    """What to do next: pending tasks not waiting (or those `filter` selects), by due
+    (overdue first, then soonest, then those without one), then priority (H, M, none,
+    L), then oldest."""
+    try:
+        if limit is not None:
+            bounded("limit", limit, 0, MAX_NUMBER)
+        parsed = parse_filter(filter, zone=zone)
+    except ValidationError:
+        require_user(session, user_id)
+        raise
+    query = _where(owned_query(user_id), user_id, None, parsed).order_by(
+        *query_language.NEXT_SORT.order_by()
     )
     tasks = list(session.exec(query.limit(limit) if limit is not None else query))
     if not tasks:
@@ -237,11 +257,14 @@ def iter_tasks(
     session: Session,
     *,
     user_id: uuid.UUID,
-    status: Status = "pending",
+    status: Status | None = None,
     limit: int | None = None,
+    filter: Filter | str | Sequence[str] | None = None,
+    sort: str | None = None,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Iterator[Task]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
-    query = _checked_list_query(session, user_id, status, limit, 0)
+    query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, 0)
     tasks = iter(session.exec(query.execution_options(yield_per=500)))
     first = next(tasks, None)
     if first is None:
@@ -251,9 +274,30 @@ def iter_tasks(
     yield from tasks
 
 
-def count_tasks(session: Session, *, user_id: uuid.UUID, status: Status = "pending") -> int:
+def count_tasks(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    status: Status | None = None,
+    filter: Filter | str | Sequence[str] | None = None,
+    zone: ZoneInfo = UTC_ZONE,
+) -> int:
+    """How many tasks `list_tasks` with the same status and filter would give."""
+    try:
+        parsed = _parsed(filter, zone)
+    except ValidationError:
+        require_user(session, user_id)
+        raise
     query = select(func.count()).select_from(Task).where(col(Task.user_id) == user_id)
-    return session.exec(_filter_status(query, status)).one()
+    count = session.exec(_where(query, user_id, status, parsed)).one()
+    if count == 0:
+        require_user(session, user_id)
+    return count
+
+
+def parse_filter(text: Filter | str | Sequence[str] | None, *, zone: ZoneInfo = UTC_ZONE) -> Filter:
+    """A filter read once (dates in `zone`, relative to now), to pass to several calls."""
+    return _parsed(text, zone) or query_language.parse_filter("", zone=zone)
 
 
 def update_task(
@@ -263,7 +307,7 @@ def update_task(
     ref: str,
     changes: TaskUpdate,
     expected_version: int | None = None,
-    zone: ZoneInfo = UTC_ZONE,
+    zone: ZoneInfo | None = None,
 ) -> Task:
     """Change only the fields present in `changes` (set explicitly, even to None).
 
@@ -288,10 +332,12 @@ def update_tasks(
     refs: Sequence[str],
     changes: TaskUpdate,
     expected_version: int | None = None,
-    zone: ZoneInfo = UTC_ZONE,
+    zone: ZoneInfo | None = None,
 ) -> list[Task]:
-    """The same change of several tasks (`todo edit 3-7 +home`), all or nothing, one change."""
-    values = _update_values(changes, zone)
+    """The same change of several tasks (`todo edit 3-7 +home`), all or nothing, one change.
+
+    Dates are read in `zone`; None is the user's (`user_zone`)."""
+    values = _update_values(session, user_id, changes, zone)
     with writing(session, user_id=user_id, verb="edit") as change:
         tasks = owned_tasks(session, user_id, refs)
         for task in tasks:
@@ -339,10 +385,14 @@ def _set_completed(
     return tasks
 
 
-def _update_values(changes: TaskUpdate, zone: ZoneInfo) -> dict[str, Any]:
+def _update_values(
+    session: Session, user_id: uuid.UUID, changes: TaskUpdate, zone: ZoneInfo | None
+) -> dict[str, Any]:
     given = {name: getattr(changes, name) for name in changes.model_fields_set}
     if not given:
-        raise ValidationError("nothing to change: give a title, a description or a status")
+        raise ValidationError("nothing to change: give a field to change")
+    if zone is None:
+        zone = _zone_for(session, user_id, [given])
     if "tags" in given and given.keys() & {"add_tags", "remove_tags"}:
         raise ValidationError(
             "give tags, or add_tags / remove_tags, not both", details={"field": "tags"}
@@ -360,6 +410,80 @@ def _with_tag_changes(task: Task, values: dict[str, Any]) -> dict[str, Any]:
     if added or removed:
         values["tags"] = sorted((set(task.tags) | set(added)) - set(removed))
     return values
+
+
+def user_zone(session: Session, user_id: uuid.UUID) -> ZoneInfo:
+    """The zone the user's days are read in when the caller names none (the API without
+    `?tz=`): their stored `time_zone`, else UTC."""
+    from todo_cli.service.dates import resolve_zone
+
+    user = session.get(User, user_id)
+    if user is None or user.time_zone is None:
+        return UTC_ZONE
+    try:
+        return resolve_zone(user.time_zone)
+    except ValidationError:  # a zone the installed tz database no longer has
+        return UTC_ZONE
+
+
+def set_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> list[Task]:
+    """Store the user's zone; the dues given as a day move with it, as one change.
+
+    A day-only due is "the end of that day where the user is", so its instant is
+    recomputed in the new zone while its day stays. An undo moves those dues back and
+    leaves the stored zone as it is (the zone is the user's setting, not a task's).
+    Returns the tasks whose due moved.
+    """
+    from todo_cli.service.dates import end_of_day, resolve_zone
+
+    zone = resolve_zone(name)
+    with writing(session, user_id=user_id, verb="zone") as change:
+        if not _store_zone(session, user_id, zone.key, only_if_empty=False):
+            require_user(session, user_id)
+        query = owned_query(user_id).where(col(Task.due_date).is_not(None))
+        locked = query.with_for_update().execution_options(populate_existing=True)
+        tasks = list(session.exec(locked))
+        moved = []
+        for task in tasks:
+            assert task.due_date is not None
+            due = end_of_day(task.due_date, zone)
+            if due != task.due:
+                write_task(session, change, task, {"due": due})
+                moved.append(task)
+    return moved
+
+
+def fill_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> None:
+    """Store `name` as the user's zone if they have none yet (the CLI knows the OS's
+    zone; the API, serving the same user, can then tell what their "today" is)."""
+    with transaction(session):
+        _store_zone(session, user_id, name, only_if_empty=True)
+
+
+def _store_zone(session: Session, user_id: uuid.UUID, name: str, *, only_if_empty: bool) -> bool:
+    """Write the user's zone in one statement; whether the user (still without one) exists."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    condition = col(User.time_zone).is_(None) if only_if_empty else true()
+    stored = session.execute(
+        update(User)
+        .where(col(User.id) == user_id, condition)
+        .values(time_zone=name)
+        .returning(col(User.id))
+        .execution_options(synchronize_session=False)
+    ).first()
+    # A user object the session holds says so too, without being written again.
+    user = session.identity_map.get(session.identity_key(User, user_id)) if stored else None
+    if isinstance(user, User):
+        set_committed_value(user, "time_zone", name)
+    return stored is not None
+
+
+def _zone_for(session: Session, user_id: uuid.UUID, given: Sequence[Mapping[str, Any]]) -> ZoneInfo:
+    """The user's zone, read only if a date needs it (most writes have none)."""
+    if any(fields.get("due") is not None or fields.get("wait") is not None for fields in given):
+        return user_zone(session, user_id)
+    return UTC_ZONE
 
 
 def _check_version(task: Task, expected_version: int | None) -> None:
@@ -388,24 +512,49 @@ def _filter_status(query: _Query, status: Status) -> _Query:
     return query
 
 
+def _parsed(filter: Filter | str | Sequence[str] | None, zone: ZoneInfo) -> Filter | None:
+    if filter is None or isinstance(filter, query_language.Filter):
+        return filter
+    return query_language.parse_filter(filter, zone=zone)
+
+
+def _where(
+    query: _Query, user_id: uuid.UUID, status: Status | None, parsed: Filter | None
+) -> _Query:
+    """The status and filter conditions on a user-scoped query: a given status replaces
+    the filter's default, and either alone is applied as it is."""
+    if parsed is None:
+        return _filter_status(query, status or "pending")
+    if status is None:
+        return query.where(parsed.condition(user_id))
+    bare = query_language.Filter(parsed.source, parsed.node, parsed.now, names_status=True)
+    return _filter_status(query, status).where(bare.condition(user_id))
+
+
 def _checked_list_query(
-    session: Session, user_id: uuid.UUID, status: Status, limit: int | None, offset: int
+    session: Session,
+    user_id: uuid.UUID,
+    status: Status | None,
+    filter: Filter | str | Sequence[str] | None,
+    sort: str | None,
+    zone: ZoneInfo,
+    limit: int | None,
+    offset: int,
 ) -> SelectOfScalar[Task]:
-    """The list query; an unknown user is a 404 even when the paging is also bad, so a
-    caller learns nothing about paging rules from a user that is not theirs."""
+    """The list query; an unknown user is a 404 even when the paging, filter or sort is
+    also bad, so a caller learns nothing about those rules from a user not theirs."""
     try:
-        return _list_query(user_id, status, limit, offset)
+        if limit is not None:
+            bounded("limit", limit, 0, MAX_NUMBER)
+        bounded("offset", offset, 0, MAX_NUMBER)
+        parsed = _parsed(filter, zone)
+        order = (
+            query_language.parse_sort(sort).order_by()
+            if sort is not None
+            else [col(Task.created_at).desc(), col(Task.id).desc()]
+        )
     except ValidationError:
         require_user(session, user_id)
         raise
-
-
-def _list_query(
-    user_id: uuid.UUID, status: Status, limit: int | None, offset: int
-) -> SelectOfScalar[Task]:
-    if limit is not None:
-        bounded("limit", limit, 0, MAX_NUMBER)
-    bounded("offset", offset, 0, MAX_NUMBER)
-    query: SelectOfScalar[Task] = _filter_status(owned_query(user_id), status)
-    query = query.order_by(col(Task.created_at).desc(), col(Task.id).desc()).offset(offset)
+    query = _where(owned_query(user_id), user_id, status, parsed).order_by(*order).offset(offset)
     return query.limit(limit) if limit is not None else query
