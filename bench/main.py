@@ -25,7 +25,7 @@ from bench.common import (
     versions,
 )
 
-SECTIONS = ("cli", "service", "api", "memory")
+SECTIONS = ("cli", "service", "api", "memory", "import")
 # Not part of a full run: revisions needs a revision to compare with (--against);
 # completion (issue 15) is recorded by hand in docs/performance.md → Completion; filters'
 # tables go to bench/results/filters.md, for the "Filters" section of docs/performance.md;
@@ -54,6 +54,10 @@ def _section(name: str) -> Callable[[Options], dict[str, Any]]:
         from bench import revisions
 
         return revisions.run
+    if name == "import":
+        from bench import import_bench
+
+        return import_bench.run
     if name == "completion":
         from bench import completion_bench
 

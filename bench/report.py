@@ -97,8 +97,15 @@ def render() -> str:
         from bench import round_trips
 
         w(round_trips.render(roundtrips))
+    w(_import_section())
     w(_method())
     return "\n".join(out)
+
+
+def _import_section() -> str:
+    from bench import import_bench
+
+    return import_bench.markdown(load_result("import") or {})
 
 
 def _status(cli: Cli, api: dict[str, Any], memory: dict[str, Any]) -> str:

@@ -317,6 +317,7 @@ def test_openapi_documents_every_status_with_the_error_body(api_client: TestClie
         ("post", "/users/{user_id}/changes/{change_id}/undo"): {
             *("200", "400", "404", "409", "500", "503"),
         },
+        ("post", "/users/{user_id}/tasks:import"): {"200", "400", "404", "500", "503"},
     }
     expected = {key: statuses | {"401"} for key, statuses in expected.items()}
     operations = {

@@ -98,6 +98,8 @@ UNREACHABLE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("history",): ("-u", "alice"),
     ("log",): ("1", "-u", "alice"),
     ("note",): ("1", "called", "-u", "alice"),
+    ("export",): ("-u", "alice"),
+    ("import",): ("-", "-u", "alice"),
     ("user", "add"): ("alice",),
     ("user", "list"): (),
     ("user", "rm"): ("alice", "--yes"),

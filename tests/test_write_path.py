@@ -45,6 +45,13 @@ WRITERS: dict[str, Call] = {
     "undo_change": lambda s, u: service.undo_change(s, user_id=u.id),
     "redo_change": lambda s, u: service.redo_change(s, user_id=u.id),
     "add_note": lambda s, u: service.add_note(s, user_id=u.id, ref="1", text="called"),
+    # A new task and an update of task 1 (its todo.txt line, edited): one change.
+    "import_tasks": lambda s, u: service.import_tasks(
+        s,
+        user_id=u.id,
+        text="imported\n"
+        + "".join(service.export_tasks(s, user_id=u.id, format="todotxt")).replace(" x", " x2"),
+    ),
 }
 READERS: dict[str, Call] = {
     "get_task": lambda s, u: service.get_task(s, user_id=u.id, ref="1"),
@@ -57,6 +64,7 @@ READERS: dict[str, Call] = {
     "get_user": lambda s, u: service.get_user(s, ref=u.name),
     "list_users": lambda s, u: service.list_users(s),
     "last_committed": lambda s, u: service.last_committed(s),
+    "export_tasks": lambda s, u: list(service.export_tasks(s, user_id=u.id, format="json")),
 }
 # Users are not task changes: deleting one deletes their history with them.
 USER_ADMIN = {"create_user", "delete_user", "ensure_user"}
@@ -70,6 +78,9 @@ NO_DATABASE = {
     "clean_description",
     "clean_title",
     "clean_user_name",
+    "FORMATS",
+    "ImportReport",
+    "parse_format",
     "task_not_found",
     "user_not_found",
 }

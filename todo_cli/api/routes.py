@@ -8,11 +8,11 @@ so the two can never drift apart; `TaskPublic` only documents the shape.
 # runtime, and they name types local to `build_router`.
 import uuid
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 from sqlmodel import Session
 
 from todo_cli import service
@@ -31,6 +31,7 @@ from todo_cli.api.schemas import (
     TaskReplaceBody,
     TaskUpdateBody,
 )
+from todo_cli.errors import ValidationError
 from todo_cli.models import (
     Task,
     TaskCreate,
@@ -433,3 +434,146 @@ def add_routes(
     ) -> Response:
         logged = service.undo_change(session, user_id=owner, change_id=change_id)
         return JSONResponse(_change_json(logged), headers=_change_header(session))
+
+    # --- import (SPEC → Moving in and out): the CLI's `todo import`, over HTTP ----------
+
+    import_path = "/users/{user_id}/tasks:import"
+    ImportQuery = Annotated[
+        None, Depends(query_parameters("format", "dry_run", "skip_invalid", "tz"))
+    ]
+
+    class ImportReportPublic(BaseModel):
+        """What an import did (with dry_run, what it would do)."""
+
+        format: Literal["json", "taskwarrior", "todotxt"]
+        dry_run: bool
+        added: int
+        updated: int
+        unchanged: int
+        skipped: int
+        skipped_records: list[SkippedRecord]
+        change: int | None
+
+    @router.post(
+        import_path,
+        tags=tags,
+        response_model=ImportReportPublic,
+        operation_id="importTasks",
+        summary="Import a Taskwarrior export, a todo.txt file or NDJSON of tasks (one change)",
+        description="The body is the file. A task whose UUID the user has is updated only if "
+        "the file's copy is newer, so sending the same file again changes nothing; a file "
+        "with an invalid record imports nothing (400 naming the line) unless "
+        "skip_invalid=true. The whole import is one change: undo it with the change in "
+        "Todo-Change.",
+        openapi_extra={"requestBody": {"required": True, "content": _IMPORT_BODY}},
+        responses=_responses(
+            *common, success=(200, "What was imported (or, dry, would be).", _TODO_CHANGE)
+        ),
+    )
+    def import_tasks(
+        owner: Owner,
+        _: ImportQuery,
+        session: SessionDep,
+        body: Annotated[bytes, Depends(_import_body)],
+        request: Request,
+        format: Annotated[
+            Literal["json", "taskwarrior", "todotxt"] | None,
+            Query(description="The file's format; default: told from its content."),
+        ] = None,
+        dry_run: Annotated[
+            bool,
+            BeforeValidator(strict_bool),
+            Query(description="true: report what would change, change nothing."),
+        ] = False,
+        skip_invalid: Annotated[
+            bool,
+            BeforeValidator(strict_bool),
+            Query(description="true: import the valid records and list the others."),
+        ] = False,
+        tz: Annotated[
+            str | None,
+            Query(description="The IANA zone the file's days are read in; default: the user's."),
+        ] = None,
+    ) -> Response:
+        from todo_cli.service.dates import resolve_zone
+
+        text = _decoded(body)
+        if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+            _require_json_array(text)
+        report = service.import_tasks(
+            session,
+            user_id=owner,
+            text=text,
+            format=format,
+            zone=resolve_zone(tz) if tz is not None else None,
+            dry_run=dry_run,
+            skip_invalid=skip_invalid,
+        )
+        return JSONResponse(report.to_json(), headers=_change_header(session))
+
+
+# The body of an import: the file as it is, under the media type of its format.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+_IMPORT_BODY: dict[str, Any] = {
+    "application/json": {
+        "schema": {"type": "array", "items": {"type": "object"}},
+        "description": "A Taskwarrior export (`task export`): a JSON array of tasks.",
+    },
+    "application/x-ndjson": {
+        "schema": {"type": "string"},
+        "description": "One JSON object a line: todo's own task JSON, or Taskwarrior's.",
+    },
+    "text/plain": {
+        "schema": {"type": "string"},
+        "description": "A todo.txt file, or any of the JSON forms.",
+    },
+}
+
+
+class SkippedRecord(BaseModel):
+    line: int
+    reason: str
+
+
+async def _import_body(request: Request) -> bytes:
+    """The request's body, refused beyond `MAX_IMPORT_BYTES` before it is all read."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise ValidationError(
+                f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB; split it",
+                details={"max_bytes": MAX_IMPORT_BYTES},
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decoded(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            f"the body is not UTF-8 text (byte {error.start}); nothing was imported",
+            details={"position": error.start},
+        ) from None
+
+
+def _require_json_array(text: str) -> None:
+    """A body sent as application/json is what that media type documents: a JSON array
+    of objects (a Taskwarrior export); JSON lines and todo.txt go as text."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        if text.lstrip().startswith("["):
+            return  # a broken array: the import names the line where it breaks
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValidationError(
+            "an application/json body is a JSON array of tasks (send JSON lines or todo.txt "
+            "as text/plain); nothing was imported",
+            details={"field": "body"},
+        )

@@ -148,7 +148,7 @@ def help_command(
 
 
 def _register() -> None:
-    from todo_cli.cli import history, settings, tasks, users
+    from todo_cli.cli import history, settings, tasks, transfer, users
     from todo_cli.cli.daemon import daemon_app
     from todo_cli.cli.db_commands import db_app
     from todo_cli.cli.serve import serve
@@ -164,6 +164,8 @@ def _register() -> None:
         ("redo", history.redo),
         ("history", history.history),
         ("log", history.log),
+        ("export", transfer.export),
+        ("import", transfer.import_),
     ):
         app.command(name, cls=LeanCommand)(command)
     # Filter words may start with `-` (`todo list -errand`): words, never short options.

@@ -49,6 +49,13 @@ if TYPE_CHECKING:
         user_zone,
     )
     from todo_cli.service.transaction import Committed, last_committed
+    from todo_cli.service.transfer import (
+        FORMATS,
+        ImportReport,
+        export_tasks,
+        import_tasks,
+        parse_format,
+    )
     from todo_cli.service.users import (
         create_user,
         delete_user,
@@ -71,6 +78,11 @@ if TYPE_CHECKING:
 _HOMES = {
     "add_note": "tasks",
     "Committed": "transaction",
+    "FORMATS": "transfer",
+    "ImportReport": "transfer",
+    "export_tasks": "transfer",
+    "import_tasks": "transfer",
+    "parse_format": "transfer",
     "Filter": "query",
     "Sort": "query",
     "parse_filter": "tasks",
@@ -126,6 +138,11 @@ __all__ = [
     "DESCRIPTION_MAX_LENGTH",
     "MIN_PREFIX_LENGTH",
     "Committed",
+    "FORMATS",
+    "ImportReport",
+    "export_tasks",
+    "import_tasks",
+    "parse_format",
     "Filter",
     "Logged",
     "Sort",

@@ -63,7 +63,8 @@ def write_task(
       which default; a restored task brings its own `id`, `number` and `version`).
     - `values` None: delete `task` (its tags and notes go with it).
     - otherwise: write the `values` that differ from `task`; a real change bumps
-      `version` and `updated_at`, nothing else ever does.
+      `version` and `updated_at` (to now, or to the `updated_at` an import gives),
+      nothing else ever does.
 
     `tags` (a list of tags) and `notes` (a list of `{id, created_at, text}`) are values
     like the columns. The derived columns follow here too: `search_text` from the title
@@ -86,7 +87,13 @@ def write_task(
         session.delete(task)
         return None
     current = task_to_json(task)
-    differs = {name: value for name, value in values.items() if _current(task, name) != value}
+    # An import brings the time its source last changed the task; it is not a change itself.
+    stamp = values.get("updated_at", now)
+    differs = {
+        name: value
+        for name, value in values.items()
+        if name != "updated_at" and _current(task, name) != value
+    }
     if not differs:
         return task
     for name, value in differs.items():
@@ -98,7 +105,7 @@ def write_task(
     if differs.keys() & {"title", "description"}:
         task.search_text = search_text(task.title, task.description)
     task.version += 1
-    task.updated_at = now
+    task.updated_at = stamp
     change.record(task, current)
     return task
 
