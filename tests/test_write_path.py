@@ -45,6 +45,8 @@ WRITERS: dict[str, Call] = {
     "undo_change": lambda s, u: service.undo_change(s, user_id=u.id),
     "redo_change": lambda s, u: service.redo_change(s, user_id=u.id),
     "add_note": lambda s, u: service.add_note(s, user_id=u.id, ref="1", text="called"),
+    # Task 2's due is a day: it moves to that day's end in the new zone.
+    "set_time_zone": lambda s, u: service.set_time_zone(s, user_id=u.id, name="Asia/Tokyo"),
     # A new task and an update of task 1 (its todo.txt line, edited): one change.
     "import_tasks": lambda s, u: service.import_tasks(
         s,
@@ -65,9 +67,10 @@ READERS: dict[str, Call] = {
     "list_users": lambda s, u: service.list_users(s),
     "last_committed": lambda s, u: service.last_committed(s),
     "export_tasks": lambda s, u: list(service.export_tasks(s, user_id=u.id, format="json")),
+    "user_zone": lambda s, u: service.user_zone(s, u.id),
 }
 # Users are not task changes: deleting one deletes their history with them.
-USER_ADMIN = {"create_user", "delete_user", "ensure_user"}
+USER_ADMIN = {"create_user", "delete_user", "ensure_user", "fill_time_zone"}
 # Pure helpers and constants: no session.
 NO_DATABASE = {
     "DESCRIPTION_MAX_LENGTH",
@@ -81,6 +84,10 @@ NO_DATABASE = {
     "FORMATS",
     "ImportReport",
     "parse_format",
+    "Filter",
+    "Sort",
+    "parse_filter",
+    "parse_sort",
     "task_not_found",
     "user_not_found",
 }
@@ -114,9 +121,16 @@ def statements(session: Session) -> Iterator[Statements]:
 
 
 def _prepare(session: Session, user: User) -> None:
-    """Three tasks, one done and one undone change: every writer has something to do."""
+    """Three tasks (one due on a day), one done and one undone change: every writer has
+    something to do."""
     service.create_tasks(
-        session, user_id=user.id, tasks=[TaskCreate(title=t) for t in ("x", "y", "z")]
+        session,
+        user_id=user.id,
+        tasks=[
+            TaskCreate(title="x"),
+            TaskCreate(title="y", due="2026-12-04"),
+            TaskCreate(title="z"),
+        ],
     )
     service.complete_tasks(session, user_id=user.id, refs=["3"])
     service.update_task(session, user_id=user.id, ref="1", changes=TaskUpdate(title="x2"))
