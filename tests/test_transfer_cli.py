@@ -149,6 +149,31 @@ def test_exports_stream_each_format(alice: User, session: Session) -> None:
     )
 
 
+def test_export_takes_a_filter_as_todo_list_does(alice: User, session: Session) -> None:
+    service.create_tasks(
+        session,
+        user_id=alice.id,
+        tasks=[
+            TaskCreate(title="rent", project="house", tags=["home"]),
+            TaskCreate(title="paint", project="house.garden"),
+            TaskCreate(title="milk", tags=["errand"]),
+        ],
+    )
+    service.complete_tasks(session, user_id=alice.id, refs=["2"])
+
+    def titles(*words: str) -> list[str]:
+        done = todo("export", *words)
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+        return sorted(json.loads(line)["title"] for line in done.stdout.splitlines())
+
+    assert titles() == ["milk", "paint", "rent"]  # no filter: every task, done too
+    assert titles("project:house") == ["rent"]  # the filter's default: pending
+    assert titles("project:house", "status:all") == ["paint", "rent"]
+    assert titles("-home") == ["milk"]  # a word, never an option
+    done = todo("export", "project:(")  # the error, the filter and a caret under the place
+    assert done.returncode == 2 and done.stdout == "" and "Bad filter" in done.stderr
+
+
 def test_task_export_piped_into_todo_import(alice: User, session: Session, tmp_path: Path) -> None:
     tw = Taskwarrior(tmp_path / "tw")
     tw.add("Buy milk", "+errand", "priority:H")

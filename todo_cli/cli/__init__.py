@@ -164,7 +164,6 @@ def _register() -> None:
         ("redo", history.redo),
         ("history", history.history),
         ("log", history.log),
-        ("export", transfer.export),
         ("import", transfer.import_),
     ):
         app.command(name, cls=LeanCommand)(command)
@@ -172,6 +171,7 @@ def _register() -> None:
     app.command("list", cls=WordsCommand)(tasks.list_tasks)
     app.command("next", cls=WordsCommand)(tasks.next_tasks)
     app.command("count", cls=WordsCommand)(tasks.count)
+    app.command("export", cls=WordsCommand)(transfer.export)
     app.command("edit", cls=WordsCommand)(tasks.edit)
     app.command("note", cls=LeanCommand)(tasks.note)
     users.user_app.command("add", cls=LeanCommand)(users.add_user)

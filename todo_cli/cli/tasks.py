@@ -292,7 +292,7 @@ def list_tasks(
         empty = "No tasks match."
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
-        with _showing_filter(json):
+        with showing_filter(json):
             parsed = service.parse_filter(typed, zone=zone)
             if sort is not None:
                 service.parse_sort(sort)
@@ -324,7 +324,7 @@ def list_tasks(
 
 
 @contextmanager
-def _showing_filter(as_json: bool) -> Iterator[None]:
+def showing_filter(as_json: bool) -> Iterator[None]:
     """A filter's error with the filter and a caret under the place, on a terminal's
     stderr (under --json, the error body's details.position says where)."""
     try:
@@ -389,7 +389,7 @@ def next_tasks(
         empty = "No tasks match."
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
-        with _showing_filter(json):
+        with showing_filter(json):
             parsed = service.parse_filter(typed, zone=zone)
         if json or not output.stdout_is_terminal():
             tasks = service.next_tasks(session, user_id=me.id, limit=limit, filter=parsed)
@@ -424,7 +424,7 @@ def count(
 
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
-        with _showing_filter(json):
+        with showing_filter(json):
             parsed = service.parse_filter(unmarked(words or []), zone=zone)
         number = service.count_tasks(session, user_id=me.id, filter=parsed)
     if json:
@@ -745,7 +745,7 @@ class _Bulk:
 
         with acting_user(self.user) as (session, me):
             zone = cli_zone(self.tz, me)
-            with _showing_filter(self.as_json):
+            with showing_filter(self.as_json):
                 parsed = service.parse_filter(self.expression, zone=zone)
             status = self.status if not parsed.names_status else None
             tasks = service.list_tasks(

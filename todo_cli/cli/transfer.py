@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from todo_cli.cli._common import JsonOption, TzOption, UserOption, acting_user, cli_zone
+from todo_cli.cli._common import (
+    JsonOption,
+    TzOption,
+    UserOption,
+    acting_user,
+    cli_zone,
+    unmarked,
+)
+from todo_cli.cli.tasks import FilterArgument, showing_filter
 from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -25,6 +33,7 @@ _SKIPPED_SHOWN = 20
 
 
 def export(
+    words: FilterArgument = None,
     format: Annotated[
         str,
         typer.Option(
@@ -35,12 +44,13 @@ def export(
     user: UserOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Write every task (pending and done) to stdout, in a format another tool or a later
-    todo import reads.
+    """Write your tasks to stdout, in a format another tool or a later todo import reads.
 
+    Without FILTER, every task (pending, waiting and done); with one, the tasks it selects,
+    as in todo list (pending and not waiting unless it names status: or id:).
     --json is --format json (one task JSON a line), with errors as JSON.
 
-    Example: todo export --format taskwarrior > tasks.json
+    Example: todo export --format taskwarrior > tasks.json; todo export project:house status:all
     """
     from todo_cli import service
 
@@ -52,8 +62,16 @@ def export(
         )
     with acting_user(user) as (session, me):
         zone = cli_zone(tz, me)
+        selected = None
+        if words:
+            with showing_filter(json):
+                parsed = service.parse_filter(unmarked(words), zone=zone)
+            selected = service.iter_tasks(session, user_id=me.id, filter=parsed, zone=zone)
         write = sys.stdout.write
-        for chunk in service.export_tasks(session, user_id=me.id, format=chosen, zone=zone):
+        chunks = service.export_tasks(
+            session, user_id=me.id, format=chosen, zone=zone, tasks=selected
+        )
+        for chunk in chunks:
             write(chunk)
 
 
