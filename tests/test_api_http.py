@@ -90,7 +90,7 @@ def test_a_misspelt_filter_is_refused_rather_than_ignored(
 ) -> None:
     """`?complete=true` would otherwise list every task, pending ones included."""
     message = assert_400(api_client.get(f"/users/{alice.id}/tasks?complete=true"), "query.complete")
-    assert "this route takes completed, limit, offset" in message
+    assert "this route takes completed, filter, limit, offset, sort, tz" in message
 
 
 @pytest.mark.parametrize("query", ["limit=1&limit=2", "completed=true&completed=false"])

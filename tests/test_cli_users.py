@@ -6,13 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from tests.cli import as_json, invoke
 from todo_cli import service
 from todo_cli.cli import _common, users
 from todo_cli.config import DatabaseURL, get_settings
-from todo_cli.models import TaskCreate
+from todo_cli.errors import UserNotFound
+from todo_cli.models import Task, TaskCreate
 
 UNREACHABLE = "postgresql://me:hunter2@127.0.0.1:9/todo"
 
@@ -67,8 +68,11 @@ def test_rm_with_yes_deletes_the_user_and_their_tasks(
     assert [u["name"] for u in as_json("user", "list")] == ["bob"]
     assert as_json("user", "rm", str(bob), "-y")["name"] == "bob"
     session.expire_all()
-    assert service.count_tasks(session, user_id=alice, status="all") == 0
-    assert service.count_tasks(session, user_id=bob, status="all") == 0
+    # The users are gone (the service now says so: 404), and their rows with them.
+    left = select(func.count()).select_from(Task).where(col(Task.user_id).in_([alice, bob]))
+    assert session.exec(left).one() == 0
+    with pytest.raises(UserNotFound):
+        service.count_tasks(session, user_id=alice, status="all")
 
 
 def test_rm_without_yes_and_without_a_terminal_refuses(

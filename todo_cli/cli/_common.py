@@ -431,9 +431,10 @@ def acting_user(ref: str | None) -> Iterator[Acting]:
             user = service.get_user(session, ref=ref)
         else:
             user = service.ensure_user(session, name=login_name())
+        yield Acting(session, user)
+        # After the command, and only if it succeeded: a refused command changes nothing.
         if user.time_zone is None:
             _fill_time_zone(session, user)
-        yield Acting(session, user)
         _complete.remember(session, url, user)  # the PostgreSQL completion cache
 
 

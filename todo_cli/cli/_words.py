@@ -129,8 +129,8 @@ def split_words(words: Sequence[str], *, editing: bool) -> Words:
             field_name = KEYS[key]
             if field_name in spelled:
                 raise ValidationError(
-                    f"{field_name} is given twice ({shown(spelled[field_name])} and "
-                    f"{shown(word)}): give it once",
+                    f"{field_name} is given twice ({_one_line(shown(spelled[field_name]))} "
+                    f"and {_one_line(shown(word))}): give it once",
                     details={"field": field_name},
                 )
             spelled[field_name] = word
@@ -197,8 +197,8 @@ def _bad_value(
     word: str, error: ValidationError, *, editing: bool, quote_word: bool = True
 ) -> ValidationError:
     """The value's own reason, then how to have the word as text instead."""
-    where = f" (in {shown(word)})" if quote_word else ""
-    quoted = _shell_quoted(shown(word))
+    where = f" (in {_one_line(shown(word))})" if quote_word else ""
+    quoted = _shell_quoted(_one_line(shown(word)))
     if editing:
         hint = f"to put such text in the title, use --title, e.g. --title {quoted}"
     else:
@@ -207,6 +207,13 @@ def _bad_value(
         f"{error.message}{where}; {hint}",
         details={**error.details, "word": word},
     )
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters written as escapes: an error message is one line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _not_an_attribute(word: str) -> ValidationError:
