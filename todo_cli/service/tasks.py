@@ -265,7 +265,8 @@ def iter_tasks(
     zone: ZoneInfo = UTC_ZONE,
 ) -> Iterator[Task]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
-    query = _checked_list_query(session, user_id, status, filter, sort, zone, None, 0)
+    # The limit is checked there and applied here, batch by batch.
+    query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, 0).limit(None)
     if sort is None:
         # The default order, newest first, is a unique key: each batch starts after the
         # last row of the one before.
