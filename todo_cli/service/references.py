@@ -98,32 +98,12 @@ def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = F
             return matches[0]
         query = query.where(col(Task.id) == matches[0].id)
     if lock:
-        found = locked(session, query)
-        if not found:
-            raise task_not_found(text)
-        return found[0]
+        # populate_existing: a row already loaded by this session is re-read under the lock.
+        query = query.with_for_update().execution_options(populate_existing=True)
     task = session.exec(query).first()
     if task is None:
         raise task_not_found(text)
     return task
-
-
-def locked(session: Session, query: SelectOfScalar[Task]) -> list[Task]:
-    """The tasks of `query`, locked for writing, with their tags and notes, in one
-    statement (a write needs all three for the task's image before the change).
-
-    The tags and notes come joined (`FOR UPDATE OF tasks`: PostgreSQL cannot lock the
-    nullable side of an outer join, and needs not: they belong to the locked task);
-    populate_existing: a row already loaded by this session is read again under the lock.
-    """
-    from sqlalchemy.orm import joinedload
-
-    query = (
-        query.options(joinedload(Task.tag_rows), joinedload(Task.note_rows))
-        .with_for_update(of=Task)
-        .execution_options(populate_existing=True)
-    )
-    return list(session.exec(query).unique().all())
 
 
 def expand(refs: Sequence[str]) -> list[str]:
@@ -186,13 +166,19 @@ def owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> li
         found.setdefault(task.id, task)
     if missing:
         raise task_not_found(*missing)
-    rows = locked(
-        session, owned_query(user_id).where(col(Task.id).in_(found)).order_by(col(Task.id))
-    )
-    by_id = {task.id: task for task in rows}
-    if len(by_id) != len(found):  # deleted by someone else meanwhile
-        raise task_not_found(*(str(found[i].number) for i in found if i not in by_id))
-    return [by_id[task_id] for task_id in found]
+    locked = {
+        task.id: task
+        for task in session.exec(
+            owned_query(user_id)
+            .where(col(Task.id).in_(found))
+            .order_by(col(Task.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)  # re-read under the lock
+        )
+    }
+    if len(locked) != len(found):  # deleted by someone else meanwhile
+        raise task_not_found(*(str(found[i].number) for i in found if i not in locked))
+    return [locked[task_id] for task_id in found]
 
 
 def _as_number(text: str) -> int:
