@@ -540,3 +540,45 @@ def test_imports_of_one_file_at_once_add_each_task_once(
     for thread in threads:
         thread.join()
     assert sorted(results) == [(0, 300), (0, 300), (300, 0)]
+
+
+_UUID = "1b2c3d4e-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("text", "format", "zone", "words"),
+    [
+        (
+            json.dumps({"id": _UUID, "title": "x", "created_at": "0001-01-01T00:00:00+01:00"}),
+            "json",
+            "UTC",
+            "out of range",
+        ),
+        (
+            json.dumps(
+                [
+                    {
+                        "uuid": _UUID,
+                        "description": "x",
+                        "status": "pending",
+                        "entry": "20261101T100000Z",
+                        "due": "99991231T235959Z",
+                    }
+                ]
+            ),
+            "taskwarrior",
+            "Pacific/Kiritimati",
+            "out of range",
+        ),
+        ('{"a":' * 100_000, "json", "UTC", "nested too deeply"),
+        ("[" * 100_000, "taskwarrior", "UTC", "nested too deeply"),
+    ],
+)
+def test_dates_out_of_range_and_deep_nesting_are_a_bad_record_not_a_crash(
+    session: Session, alice: User, text: str, format: Format, zone: str, words: str
+) -> None:
+    with pytest.raises(ValidationError, match=words):
+        service.import_tasks(
+            session, user_id=alice.id, text=text, format=format, zone=ZoneInfo(zone)
+        )
+    assert tasks_of(session, alice) == {}

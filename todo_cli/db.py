@@ -730,6 +730,13 @@ def database_error(exc: BaseException, url: DatabaseURL) -> TodoError | None:
         )
     if exc.connection_invalidated or sqlstate is None or sqlstate[:2] in {"08", "53", "57"}:
         return DatabaseUnavailable(f"Cannot reach the database at {url.masked}: {reason}.")
+    if sqlstate in {"40P01", "40001"}:  # deadlock detected / serialization failure
+        # Two writers of one user's tasks took their locks in opposite orders (an import
+        # locks the user first, an edit its tasks): one was rolled back, nothing of it kept.
+        return DatabaseUnavailable(
+            "Another change to the same tasks ran at the same moment, so this one was "
+            "rolled back and nothing was changed; try again."
+        )
     if sqlstate in {"42P01", "42703"}:  # undefined table / column
         return SchemaOutOfDate(
             f"The database schema is missing or out of date ({reason}); run `todo db upgrade`."

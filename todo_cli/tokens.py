@@ -127,6 +127,7 @@ class VerifiedTokens:
 
         self._key = key
         self._size = size
+        # Each accepted token's user and the first moment it is refused again.
         self._accepted: OrderedDict[str, tuple[uuid.UUID, float]] = OrderedDict()
 
     def verify(self, token: str, *, now: float | None = None) -> uuid.UUID:
@@ -134,7 +135,7 @@ class VerifiedTokens:
 
         moment = time.time() if now is None else now
         known = self._accepted.get(token)
-        if known is not None and moment <= known[1]:
+        if known is not None and moment < known[1]:
             self._accepted.move_to_end(token)
             return known[0]
         self._accepted.pop(token, None)
@@ -145,9 +146,10 @@ class VerifiedTokens:
         return subject
 
 
-def _expiry(token: str) -> float:
-    """The `exp` of a token `verify_token` has just accepted (so it has a numeric one)."""
+def _expiry(token: str) -> int:
+    """The `exp` of a token `verify_token` has just accepted, as PyJWT compares it: whole
+    seconds (a token is refused once `int(exp) <= now - leeway`)."""
     import jwt
 
     claims = jwt.decode(token, options={"verify_signature": False})
-    return float(claims["exp"])
+    return int(claims["exp"])

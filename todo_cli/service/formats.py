@@ -232,7 +232,10 @@ def _instant(value: Any, name: str, *, required: bool = False) -> datetime | Non
         raise RecordError(f"{name} {value[:40]!r} is not an ISO 8601 instant") from None
     if moment.utcoffset() is None:
         raise RecordError(f"{name} {value[:40]!r} has no UTC offset")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00: before year 1 once in UTC
+        raise RecordError(f"{name} {value[:40]!r} is out of range (years 1 to 9999)") from None
 
 
 def _day(value: Any, name: str) -> date | None:
@@ -300,6 +303,9 @@ def json_lines(text: str) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
         except json.JSONDecodeError as error:
             yield number, Rejected(number, f"not valid JSON ({error.msg})")
             continue
+        except RecursionError:
+            yield number, Rejected(number, "nested too deeply to read")
+            continue
         if not isinstance(record, dict):
             yield number, Rejected(number, "not a JSON object")
             continue
@@ -333,6 +339,8 @@ def _json_array(text: str) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
             record, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
             raise _unreadable(error.lineno, error.msg) from None
+        except RecursionError:
+            raise _unreadable(line, "nested too deeply to read") from None
         yield line, record if isinstance(record, dict) else Rejected(line, "not a JSON object")
         line += text.count("\n", position, end)
         position = end

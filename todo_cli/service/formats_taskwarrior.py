@@ -138,9 +138,12 @@ def _due(value: Any, zone: ZoneInfo) -> dict[str, Any]:
     due = _instant(value, "due", zone)
     if due is None:
         return {"due": None, "due_date": None}
-    wall = due.astimezone(zone)
-    if wall.time() in _DAY_TIMES:
-        return day_due(wall.date(), zone)
+    try:
+        wall = due.astimezone(zone)
+        if wall.time() in _DAY_TIMES:
+            return day_due(wall.date(), zone)
+    except OverflowError:  # the last day, read in a zone ahead of UTC
+        raise RecordError(f"due {value[:40]!r} is out of range in {zone.key}") from None
     return {"due": due, "due_date": None}
 
 
@@ -178,7 +181,10 @@ def _instant(value: Any, name: str, zone: ZoneInfo) -> datetime | None:
         ) from None
     if moment.utcoffset() is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise RecordError(f"{name} {value[:40]!r} is out of range (years 1 to 9999)") from None
 
 
 def _compact(moment: datetime) -> str:

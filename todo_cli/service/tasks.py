@@ -272,7 +272,7 @@ def iter_tasks(
         # last row of the one before.
         tasks = db.in_batches(session, query, Task, ("created_at", "id"), limit=limit)
     else:
-        tasks = _in_pages(session, query, limit)
+        tasks = _in_pages(session, user_id, query, limit)
     first = next(tasks, None)
     if first is None:
         require_user(session, user_id)
@@ -282,18 +282,24 @@ def iter_tasks(
 
 
 def _in_pages(
-    session: Session, query: SelectOfScalar[Task], limit: int | None, size: int = 500
+    session: Session,
+    user_id: uuid.UUID,
+    query: SelectOfScalar[Task],
+    limit: int | None,
+    size: int = 500,
 ) -> Iterator[Task]:
-    """A listing in any other order, `size` rows per query (the sort ends with the task's
-    number, so pages neither repeat nor skip a row that stays put)."""
-    offset = 0
-    while limit is None or offset < limit:
-        take = size if limit is None else min(size, limit - offset)
-        rows = list(session.exec(query.offset(offset).limit(take)))
-        yield from rows
-        if len(rows) < take:
-            return
-        offset += take
+    """A listing in another order than the default: the ids in that order from one
+    statement (one snapshot, so no row is skipped or repeated however the pages fall
+    while others write), then the tasks `size` at a time. Memory holds the ids only."""
+    ordered = query.with_only_columns(col(Task.id)).limit(limit)
+    ids: list[uuid.UUID] = list(session.execute(ordered).scalars())
+    for start in range(0, len(ids), size):
+        batch = ids[start : start + size]
+        found = {
+            task.id: task
+            for task in session.exec(owned_query(user_id).where(col(Task.id).in_(batch)))
+        }
+        yield from (found[task_id] for task_id in batch if task_id in found)
 
 
 def count_tasks(
@@ -460,11 +466,12 @@ def set_time_zone(session: Session, *, user_id: uuid.UUID, name: str) -> list[Ta
 
     zone = resolve_zone(name)
     with writing(session, user_id=user_id, verb="zone") as change:
-        if not _store_zone(session, user_id, zone.key, only_if_empty=False):
-            require_user(session, user_id)
+        # The tasks first, then the user's row, as every other write locks them.
         query = owned_query(user_id).where(col(Task.due_date).is_not(None))
         locked = query.with_for_update().execution_options(populate_existing=True)
         tasks = list(session.exec(locked))
+        if not _store_zone(session, user_id, zone.key, only_if_empty=False):
+            require_user(session, user_id)
         moved = []
         for task in tasks:
             assert task.due_date is not None
