@@ -134,13 +134,13 @@ def _revert(session: Session, user_id: uuid.UUID, change_id: int | None, *, redo
             task = current.get(item.task_id)
             if item.before is None:  # the change created it: it goes
                 assert task is not None
-                write_task(session, change, task, None)
+                write_task(session, change, task, None, keep=False)
                 continue
             image = task_from_json(item.before)
             del image["updated_at"]  # a restore is a change: it is updated now
             if task is None:  # the change deleted it: it comes back, id and number kept
                 image["version"] += 1
-                write_task(session, change, None, image)
+                write_task(session, change, None, image, keep=False)
             else:
                 restored = {k: v for k, v in image.items() if k in restorable}
                 write_task(session, change, task, restored)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,9 @@ _Query = TypeVar("_Query", SelectOfScalar[Task], SelectOfScalar[int])
 # one transaction's size.
 MAX_NEW_TASKS = 10_000
 UTC_ZONE = ZoneInfo("UTC")
+_TASKS = Task.__table__  # type: ignore[attr-defined]
+_TAGS = TaskTag.__table__  # type: ignore[attr-defined]
+_NOTES = TaskNote.__table__  # type: ignore[attr-defined]
 
 
 def write_task(
@@ -56,6 +60,8 @@ def write_task(
     change: Recorder,
     task: Task | None,
     values: Mapping[str, Any] | None,
+    *,
+    keep: bool = True,
 ) -> Task | None:
     """The one way a task row changes, recorded in `change`; returns the task after.
 
@@ -69,22 +75,39 @@ def write_task(
     `tags` (a list of tags) and `notes` (a list of `{id, created_at, text}`) are values
     like the columns. The derived columns follow here too: `search_text` from the title
     and description, `completed_at` when `is_completed` changes (unless given).
+
+    `keep` False is for a caller that needs no object back (an import, an undo): an
+    insert or a delete is then left to the end of the change and sent with the others
+    as multi-row statements, without building ORM objects (a tenth of the cost per task).
+    It returns None.
     """
     now = utcnow()
     if task is None:
         assert values is not None
-        columns = {k: v for k, v in values.items() if k not in RELATED_FIELDS}
-        new = Task(**{"created_at": now, "updated_at": now, **columns, "user_id": change.user_id})
-        if new.is_completed and "completed_at" not in values:
-            new.completed_at = now
+        row = _new_row(change.user_id, values, now)
+        if not keep:
+            change.insert_later(_TASKS, row)
+            for tag in values.get("tags", ()):
+                change.insert_later(
+                    _TAGS, {"user_id": row["user_id"], "task_id": row["id"], "tag": tag}
+                )
+            for note in values.get("notes", ()):
+                change.insert_later(
+                    _NOTES, {"user_id": row["user_id"], "task_id": row["id"], **note}
+                )
+            change.record_row(row["id"], row["number"], None, row["version"])
+            return None
+        new = Task(**row)
         _set_related(new, {"tags": [], "notes": [], **values})
-        new.search_text = search_text(new.title, new.description)
         session.add(new)
         change.record(new, None)
         return new
     if values is None:
         change.record(task, task_to_json(task), deleted=True)
-        session.delete(task)
+        if keep:
+            session.delete(task)
+        else:
+            change.delete_later(_TASKS, task.id)
         return None
     current = task_to_json(task)
     # An import brings the time its source last changed the task; it is not a change itself.
@@ -108,6 +131,23 @@ def write_task(
     task.updated_at = stamp
     change.record(task, current)
     return task
+
+
+def _new_row(user_id: uuid.UUID, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A new task's every column: the defaults of the model, then `values`, then what
+    follows from them."""
+    row: dict[str, Any] = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Task.model_fields.items()
+        if name in _TASKS.c
+    }
+    row.update(created_at=now, updated_at=now)
+    row.update((name, value) for name, value in values.items() if name not in RELATED_FIELDS)
+    row["user_id"] = user_id
+    if row["is_completed"] and "completed_at" not in values:
+        row["completed_at"] = now
+    row["search_text"] = search_text(row["title"], row["description"])
+    return row
 
 
 def _current(task: Task, name: str) -> Any:

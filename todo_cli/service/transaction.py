@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import Table, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from todo_cli.models import (
@@ -50,6 +50,8 @@ _COMMITTED_KEY = "todo.committed"
 # statement changes a task row without it (tests/conftest.py).
 RECORDING = "todo.recording"
 _SUMMARY_NUMBERS = 12
+# Ids per DELETE of queued rows: far under every backend's limit on bound parameters.
+_ID_BATCH = 1000
 
 
 @dataclass
@@ -72,6 +74,11 @@ class Recorder:
     items: dict[uuid.UUID, _Item] = field(default_factory=dict)
     # Said instead of the verb and the task numbers (an undo names what it reverted).
     description: str | None = None
+    # Rows `tasks.write_task` leaves to be sent when the change is saved, as multi-row
+    # statements: inserted rows by table (parents first), and the ids of deleted rows of
+    # tables keyed (user_id, id).
+    inserts: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+    deletes: dict[Table, list[uuid.UUID]] = field(default_factory=dict)
 
     def record(self, task: Task, before: dict[str, Any] | None, *, deleted: bool = False) -> None:
         """Note that `task` changed from the JSON image `before` (None: it is new).
@@ -80,10 +87,26 @@ class Recorder:
         change keeps its first image and its last version.
         """
         assert task.user_id == self.user_id
-        item = self.items.get(task.id)
+        self.record_row(task.id, task.number, before, None if deleted else task.version)
+
+    def record_row(
+        self,
+        task_id: uuid.UUID,
+        number: int,
+        before: dict[str, Any] | None,
+        after_version: int | None,
+    ) -> None:
+        """`record` for a task written without an ORM object (after_version None: deleted)."""
+        item = self.items.get(task_id)
         if item is None:
-            item = self.items[task.id] = _Item(task.number, before, None)
-        item.after_version = None if deleted else task.version
+            item = self.items[task_id] = _Item(number, before, None)
+        item.after_version = after_version
+
+    def insert_later(self, table: Table, row: dict[str, Any]) -> None:
+        self.inserts.setdefault(table, []).append(row)
+
+    def delete_later(self, table: Table, row_id: uuid.UUID) -> None:
+        self.deletes.setdefault(table, []).append(row_id)
 
     def summary(self) -> str:
         if self.description is not None:
@@ -211,6 +234,7 @@ def _take_ids(
 
 def _save(session: Session, recorder: Recorder) -> None:
     session.flush()
+    _send_queued(session, recorder)
     if not recorder.items:
         return
     if not recorder.change_id:
@@ -253,6 +277,23 @@ def _save(session: Session, recorder: Recorder) -> None:
         )
     if recorder.change_id % PRUNE_EVERY == 0:
         _prune(session, recorder.user_id, recorder.change_id)
+
+
+def _send_queued(session: Session, recorder: Recorder) -> None:
+    """The rows left for the end of the change, a batch of ids per delete and one
+    multi-row insert per table (SQLAlchemy pages it to the backend's limits)."""
+    for table, ids in recorder.deletes.items():
+        for start in range(0, len(ids), _ID_BATCH):
+            session.execute(
+                delete(table).where(
+                    table.c.user_id == recorder.user_id,
+                    table.c.id.in_(ids[start : start + _ID_BATCH]),
+                )
+            )
+    for table, rows in recorder.inserts.items():
+        session.execute(insert(table), rows)
+    recorder.deletes.clear()
+    recorder.inserts.clear()
 
 
 def _prune(session: Session, user_id: uuid.UUID, newest: int) -> None:

@@ -160,7 +160,7 @@ def import_tasks(
             for offset, item in enumerate(new):
                 values = {**item.values, "id": item.id, "number": first + offset}
                 values["extra"] = _merged_extra(None, item)
-                write_task(session, change, None, values)
+                write_task(session, change, None, values, keep=False)
             report.added = len(new)
             report.unchanged = len(stamps) - len(existing)
             for item in incoming:
