@@ -98,12 +98,40 @@ def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = F
             return matches[0]
         query = query.where(col(Task.id) == matches[0].id)
     if lock:
-        # populate_existing: a row already loaded by this session is re-read under the lock.
-        query = query.with_for_update().execution_options(populate_existing=True)
+        found = locked(session, user_id, query)
+        if not found:
+            raise task_not_found(text)
+        return found[0]
     task = session.exec(query).first()
     if task is None:
         raise task_not_found(text)
     return task
+
+
+def locked(session: Session, user_id: uuid.UUID, query: SelectOfScalar[Task]) -> list[Task]:
+    """The tasks of `query` locked for writing, in id order, with their tags and notes.
+
+    Two statements: the lock, then the tasks with both collections joined. The second
+    reads after the lock is granted, so it sees the rows the lock protects (a join in
+    the locking statement could return another writer's tag rows from before its
+    commit); every read is fresh (populate_existing), whatever this session loaded.
+    """
+    from sqlalchemy.orm import joinedload
+
+    ids = list(session.execute(query.with_only_columns(col(Task.id)).with_for_update()).scalars())
+    if not ids:
+        return []
+    return list(
+        session.exec(
+            owned_query(user_id)
+            .where(col(Task.id).in_(ids))
+            .order_by(col(Task.id))
+            .options(joinedload(Task.tag_rows), joinedload(Task.note_rows))
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .all()
+    )
 
 
 def expand(refs: Sequence[str]) -> list[str]:
@@ -166,19 +194,13 @@ def owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> li
         found.setdefault(task.id, task)
     if missing:
         raise task_not_found(*missing)
-    locked = {
-        task.id: task
-        for task in session.exec(
-            owned_query(user_id)
-            .where(col(Task.id).in_(found))
-            .order_by(col(Task.id))
-            .with_for_update()
-            .execution_options(populate_existing=True)  # re-read under the lock
-        )
-    }
-    if len(locked) != len(found):  # deleted by someone else meanwhile
-        raise task_not_found(*(str(found[i].number) for i in found if i not in locked))
-    return [locked[task_id] for task_id in found]
+    rows = locked(
+        session, user_id, owned_query(user_id).where(col(Task.id).in_(found)).order_by(col(Task.id))
+    )
+    by_id = {task.id: task for task in rows}
+    if len(by_id) != len(found):  # deleted by someone else meanwhile
+        raise task_not_found(*(str(found[i].number) for i in found if i not in by_id))
+    return [by_id[task_id] for task_id in found]
 
 
 def _as_number(text: str) -> int:
