@@ -45,9 +45,9 @@ def edit(*words: str) -> Words:
 def test_the_example_of_spec() -> None:
     words = add("Pay", "rent", "due:fri", "+home", "pri:H", "project:house")
     assert words.title == "Pay rent"
-    assert words.due == "fri"
-    assert words.priority == "H"
-    assert words.project == "house"
+    assert words.given.get("due") == "fri"
+    assert words.given.get("priority") == "H"
+    assert words.given.get("project") == "house"
     assert words.tags_add == ("home",)
     assert words.tags_remove == ()
     assert words.cleared == frozenset()
@@ -71,7 +71,7 @@ def test_the_example_of_spec() -> None:
 )
 def test_each_key_and_its_aliases(word: str, field: str, value: str) -> None:
     words = add("Title", word)
-    assert getattr(words, field) == value
+    assert words.given[field] == value
     assert words.title == "Title"
     assert words.has_attributes
 
@@ -120,7 +120,7 @@ def test_a_word_that_is_not_wholly_an_attribute_is_title_text(word: str) -> None
 
 def test_after_double_dash_everything_is_title_text() -> None:
     words = add("Pay", "due:fri", "--", "due:someday", "+home", "pri:Z", "--", "-x")
-    assert words.due == "fri"
+    assert words.given.get("due") == "fri"
     assert words.title == "Pay due:someday +home pri:Z -- -x"
     assert words.tags_add == ()
 
@@ -201,11 +201,11 @@ def test_eow_follows_week_start_through_when() -> None:
 
 def test_edit_takes_the_same_words_removes_tags_and_clears_empty_values() -> None:
     words = edit("due:mon", "-errand", "+home", "pri:", "project:", "wait:")
-    assert words.due == "mon"
+    assert words.given.get("due") == "mon"
     assert words.tags_add == ("home",)
     assert words.tags_remove == ("errand",)
     assert words.cleared == {"priority", "project", "wait"}
-    assert words.priority is None and words.project is None and words.wait is None
+    assert set(words.given) == {"due"}
     assert words.title == ""
     assert words.when("wait", now=NOW, zone=PARIS) is None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from todo_cli.errors import ValidationError
+from todo_cli.service.attributes import ATTRIBUTES
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -27,23 +28,22 @@ HEADER = (
     "# change nothing. Clear a value to remove it. Tags are separated by spaces; the\n"
     "# description follows the --- line.\n"
 )
-FIELDS = ("title", "due", "wait", "priority", "project", "tags")
+FIELDS = ("title", *(attribute.name for attribute in ATTRIBUTES), "tags")
 SEPARATOR = "---"
 
 
 def form(task: Task, zone: ZoneInfo) -> str:
     """The text the editor opens."""
-    from todo_cli.models import priority_letter
     from todo_cli.service.dates import When, canonical
 
-    values = {
-        "title": task.title,
-        "due": canonical(When(task.due, task.due_date), zone=zone) if task.due else "",
-        "wait": canonical(When(task.wait), zone=zone) if task.wait else "",
-        "priority": priority_letter(task.priority) or "",
-        "project": task.project or "",
-        "tags": " ".join(task.tags),
-    }
+    values = {"title": task.title, "tags": " ".join(task.tags)}
+    for attribute in ATTRIBUTES:
+        value = getattr(task, attribute.name)
+        if attribute.is_date:
+            day = task.due_date if attribute.name == "due" else None
+            values[attribute.name] = canonical(When(value, day), zone=zone) if value else ""
+        else:
+            values[attribute.name] = attribute.from_column(value) or ""
     lines = "".join(f"{name}: {values[name]}\n" for name in FIELDS)
     return f"{HEADER}{lines}{SEPARATOR}\n{task.description or ''}"
 

@@ -3,7 +3,8 @@
 `todo add Pay rent due:fri +home pri:H project:house` and `todo edit 3 due:mon -errand
 pri:`. The rules are strict so that a title is never eaten by accident: a word is an
 attribute only if the *whole* word is `+TAG` (a valid tag), `-TAG` (editing only), or
-`KEY:VALUE` with KEY exactly one of `due`, `wait`, `pri`, `priority`, `project`, `proj`.
+`KEY:VALUE` with KEY exactly one of the keys of `service.attributes.ATTRIBUTES` (`due`,
+`wait`, `pri`, `priority`, `project`, `proj`).
 Everything else is title text (`http://x`, `10:30`, `re:`, `C++`, `+44`, `Due:fri`), and
 after a `--` word everything is. A known key with a bad value is an error, never title
 text, and its message says how to put such text in the title.
@@ -18,17 +19,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from todo_cli.errors import ValidationError
-from todo_cli.service.attributes import (
-    Priority,
-    clean_project,
-    clean_tag,
-    is_tag,
-    parse_priority,
-    shown,
-)
+from todo_cli.service.attributes import BY_KEY, BY_NAME, clean_tag, is_tag, shown
 from todo_cli.service.dates import MONDAY, parse_when
 
 if TYPE_CHECKING:
@@ -38,17 +32,8 @@ if TYPE_CHECKING:
 
     from todo_cli.service.dates import When
 
-Key = Literal["due", "wait", "priority", "project"]
-DateKey = Literal["due", "wait"]
 # Case-sensitive on purpose: `Re:` or `TODO:` at the start of a title stays title text.
-KEYS: dict[str, Key] = {
-    "due": "due",
-    "wait": "wait",
-    "pri": "priority",
-    "priority": "priority",
-    "project": "project",
-    "proj": "project",
-}
+KEYS: dict[str, str] = {key: attribute.name for key, attribute in BY_KEY.items()}
 END_OF_ATTRIBUTES = "--"
 _T = TypeVar("_T")
 _SHELL_SPECIAL = frozenset("\"'`$\\!")
@@ -58,22 +43,19 @@ _SHELL_SPECIAL = frozenset("\"'`$\\!")
 class Words:
     """What a command line's words say: the title, and each attribute given.
 
-    A key absent from the words is None; a key given with an empty value (`pri:`, editing
-    only) is None too and listed in `cleared`. `due` and `wait` are the phrases as typed:
-    `when("due", now=…, zone=…)` resolves them.
+    `given` maps an attribute's name to its value: checked text (`H`, `house`), or for a
+    date the phrase as typed, which `when("due", now=…, zone=…)` resolves. An attribute
+    given with an empty value (`pri:`, editing only) is not in `given` but in `cleared`.
     """
 
     title: str = ""
-    due: str | None = None
-    wait: str | None = None
-    priority: Priority | None = None
-    project: str | None = None
+    given: Mapping[str, str] = field(default_factory=dict)
     tags_add: tuple[str, ...] = ()
     tags_remove: tuple[str, ...] = ()
-    cleared: frozenset[Key] = frozenset()
+    cleared: frozenset[str] = frozenset()
     editing: bool = False
     # Each given key's word as typed (`pri:h`), for error messages.
-    spelled: Mapping[Key, str] = field(default_factory=dict, repr=False, compare=False)
+    spelled: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def has_attributes(self) -> bool:
@@ -82,7 +64,7 @@ class Words:
 
     def when(
         self,
-        key: DateKey,
+        key: str,
         *,
         now: datetime,
         zone: ZoneInfo,
@@ -93,7 +75,7 @@ class Words:
         A phrase the grammar refuses is a `ValidationError` with the grammar's reason and
         the hint for putting the word in the title.
         """
-        phrase = self.due if key == "due" else self.wait
+        phrase = self.given.get(key)
         if phrase is None:
             return None
         try:
@@ -110,8 +92,8 @@ def split_words(words: Sequence[str], *, editing: bool) -> Words:
     attribute can never overwrite one.
     """
     title: list[str] = []
-    values: dict[Key, str] = {}
-    spelled: dict[Key, str] = {}
+    values: dict[str, str] = {}
+    spelled: dict[str, str] = {}
     tags_add: dict[str, None] = {}  # dicts keep the order given and drop repeats
     tags_remove: dict[str, None] = {}
     literal = False
@@ -151,9 +133,8 @@ def split_words(words: Sequence[str], *, editing: bool) -> Words:
             f"+{shown(both[0])} and -{shown(both[0])} contradict each other: give one",
             details={"field": "tags", "value": both[0]},
         )
-    cleared: set[Key] = set()
-    priority: Priority | None = None
-    project: str | None = None
+    cleared: set[str] = set()
+    given: dict[str, str] = {}
     for field_name, value in values.items():
         word = spelled[field_name]
         if value == "":
@@ -168,16 +149,13 @@ def split_words(words: Sequence[str], *, editing: bool) -> Words:
                     quote_word=False,
                 )
             cleared.add(field_name)
-        elif field_name == "priority":
-            priority = _checked(parse_priority, value, word, editing)
-        elif field_name == "project":
-            project = _checked(clean_project, value, word, editing)
+        elif BY_NAME[field_name].is_date:
+            given[field_name] = value  # read once the user's zone is known
+        else:
+            given[field_name] = _checked(BY_NAME[field_name].check, value, word, editing)
     return Words(
         title=" ".join(title),
-        due=values.get("due") or None,
-        wait=values.get("wait") or None,
-        priority=priority,
-        project=project,
+        given=given,
         tags_add=tuple(tags_add),
         tags_remove=tuple(tags_remove),
         cleared=frozenset(cleared),
@@ -227,16 +205,18 @@ def _not_an_attribute(word: str) -> ValidationError:
     elif ":" in word and key.lower() in KEYS:
         why = f" (keys are lowercase: {key.lower()}:)"
     return ValidationError(
-        f"{shown(word)!r} is not an attribute{why}: give due:, wait:, pri:, project:, +TAG "
+        f"{shown(word)!r} is not an attribute{why}: give {_KEYS_SHOWN}, +TAG "
         'or -TAG, and change the title with --title, e.g. --title "Buy oat milk"',
         details={"word": word},
     )
 
 
-def _example(field_name: Key) -> str:
-    return {"due": "due:fri", "wait": "wait:mon", "priority": "pri:H", "project": "project:house"}[
-        field_name
-    ]
+def _example(field_name: str) -> str:
+    return BY_NAME[field_name].word()
+
+
+# `due:, wait:, pri:, project:`: each attribute by its first key.
+_KEYS_SHOWN = ", ".join(f"{attribute.keys[0]}:" for attribute in BY_NAME.values())
 
 
 def _shell_quoted(text: str) -> str:

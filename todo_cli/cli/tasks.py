@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from sqlmodel import Session
 
-    from todo_cli.cli._words import DateKey, Words
+    from todo_cli.cli._words import Words
     from todo_cli.models import Task
     from todo_cli.service import Status as TaskStatus
 
@@ -191,16 +191,16 @@ def _attributes(said: Words, flags: dict[str, str | None], zone: ZoneInfo) -> di
     and handed on as ISO text, so the service stores exactly the instant echoed."""
     from datetime import UTC, datetime
 
+    from todo_cli.service.attributes import BY_NAME
     from todo_cli.service.dates import parse_when
 
     given = {name: value for name in flags if (value := _once(said, flags, name)) is not None}
     now = datetime.now(UTC)
-    dates: tuple[DateKey, ...] = ("due", "wait")
-    for name in dates:
-        if name not in given:
+    for name in given:
+        if not BY_NAME[name].is_date:
             continue
         # A word's error says how to put such text in the title; a flag's need not.
-        from_word = getattr(said, name) is not None
+        from_word = name in said.given
         when = said.when(name, now=now, zone=zone) if from_word else None
         when = when or parse_when(given[name], now=now, zone=zone)
         given[name] = when.day.isoformat() if when.day is not None else when.instant.isoformat()
@@ -208,7 +208,7 @@ def _attributes(said: Words, flags: dict[str, str | None], zone: ZoneInfo) -> di
 
 
 def _once(said: Words, flags: dict[str, str | None], name: str) -> str | None:
-    word: str | None = getattr(said, name)
+    word = said.given.get(name)
     if word is not None and flags[name] is not None:
         raise ValidationError(
             f"{name} is given both as a word and as --{name}; give it once.",

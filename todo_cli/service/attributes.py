@@ -1,4 +1,5 @@
-"""The rules of a task's tags, project and priority (SPEC → Task attributes).
+"""The rules of a task's tags, project and priority (SPEC → Task attributes), and the
+table of the attributes given as `KEY:VALUE` (`ATTRIBUTES`).
 
 Standard library only, so that the inline words of the command line, shell completion and
 the service all apply the same rules without importing the models. `is_tag` and
@@ -10,7 +11,9 @@ for flags and the HTTP API, where a bad value is always a mistake.
 from __future__ import annotations
 
 import unicodedata
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from todo_cli.errors import ValidationError
 
@@ -19,6 +22,7 @@ PROJECT_MAX_LENGTH = 128
 # Smallint values of SPEC: they sort H > M > none (0) > L.
 Priority = Literal["H", "M", "L"]
 PRIORITY_VALUES: dict[Priority, int] = {"H": 3, "M": 2, "L": -1}
+NO_PRIORITY = 0
 _PRIORITIES: dict[str, Priority] = {"H": "H", "M": "M", "L": "L"}
 # The same rule as `validation.shortened`, which cannot be imported here: it lives beside
 # the models.
@@ -113,3 +117,68 @@ def parse_priority(text: str) -> Priority:
         f"{shown(text)!r} is not a priority: use H, M or L",
         details={"field": "priority", "value": text},
     )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _priority_column(letter: str | None) -> int:
+    return PRIORITY_VALUES[parse_priority(letter)] if letter is not None else NO_PRIORITY
+
+
+def _priority_letter(value: int) -> str | None:
+    return next((letter for letter, stored in PRIORITY_VALUES.items() if stored == value), None)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An attribute a task is given as one value: a `KEY:VALUE` word, a `--NAME` flag, a
+    line of `todo edit`'s form, an HTTP field, a column of `todo list`.
+
+    The inline words, the editor form, the service's checks, shell completion and the
+    listings read this table; a new attribute is an entry here, its column and API fields
+    (models.py and its migration), its flag (cli/tasks.py) and its HTTP schema
+    (api/schemas.py). Filtering and sorting by it is the filter language's (query.py).
+    """
+
+    name: str  # the column, the JSON and HTTP field; the flag is --NAME
+    keys: tuple[str, ...]  # its inline-word keys, case-sensitive
+    example: str  # a value, for messages: due:fri
+    # A date phrase, read in the user's zone by `service.dates` (an instant column).
+    is_date: bool = False
+    # Otherwise text: checked as given (a `ValidationError` says what is wrong) and
+    # turned into the column's value and back (None: not set, or cleared).
+    check: Callable[[str], str] = _same
+    to_column: Callable[[str | None], Any] = _same
+    from_column: Callable[[Any], str | None] = _same
+    header: str = ""  # the column's heading in listings; the name if empty
+    # The values shell completion offers, when they are a fixed few.
+    choices: tuple[str, ...] = ()
+
+    @property
+    def heading(self) -> str:
+        return self.header or self.name
+
+    def word(self) -> str:
+        return f"{self.keys[0]}:{self.example}"
+
+
+ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("due", ("due",), "fri", is_date=True),
+    Attribute("wait", ("wait",), "mon", is_date=True),
+    Attribute(
+        "priority",
+        ("pri", "priority"),
+        "H",
+        check=parse_priority,
+        to_column=_priority_column,
+        from_column=_priority_letter,
+        header="pri",
+        choices=tuple(PRIORITY_VALUES),
+    ),
+    Attribute("project", ("project", "proj"), "house", check=clean_project),
+)
+BY_NAME: dict[str, Attribute] = {attribute.name: attribute for attribute in ATTRIBUTES}
+# Inline-word key → attribute (`pri` and `priority` are one).
+BY_KEY: dict[str, Attribute] = {key: a for a in ATTRIBUTES for key in a.keys}

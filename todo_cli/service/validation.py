@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from todo_cli.errors import ValidationError
 from todo_cli.models import TITLE_MAX_LENGTH, USER_NAME_MAX_LENGTH
+from todo_cli.service.attributes import ATTRIBUTES, Attribute
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -176,32 +177,27 @@ def _when(field: str, value: Any, zone: ZoneInfo, now: datetime) -> When | None:
 
 
 def _due(value: Any, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
+    # The one date that also keeps its day, for a due given as a day.
     when = _when("due", value, zone, now)
     if when is None:
         return {"due": None, "due_date": None}
     return {"due": when.instant, "due_date": when.day}
 
 
-def _wait(value: Any, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
-    when = _when("wait", value, zone, now)
-    return {"wait": when.instant if when is not None else None}
+def _attribute_cleaner(attribute: Attribute) -> Callable[[Any, ZoneInfo, datetime], dict[str, Any]]:
+    """The check of an attribute of `service.attributes.ATTRIBUTES`: a date phrase read in
+    the zone, or text checked by its rule and turned into its column's value."""
+    name = attribute.name
 
+    def clean(value: Any, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
+        if attribute.is_date:
+            when = _when(name, value, zone, now)
+            return {name: when.instant if when is not None else None}
+        if value is None:
+            return {name: attribute.to_column(None)}
+        return {name: attribute.to_column(_attribute(attribute.check, value, name))}
 
-def _priority(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
-    from todo_cli.models import NO_PRIORITY, PRIORITIES
-    from todo_cli.service.attributes import parse_priority
-
-    if value is None:
-        return {"priority": NO_PRIORITY}
-    return {"priority": PRIORITIES[_attribute(parse_priority, value, "priority")]}
-
-
-def _project(value: Any, _zone: ZoneInfo, _now: datetime) -> dict[str, Any]:
-    from todo_cli.service.attributes import clean_project
-
-    if value is None:
-        return {"project": None}
-    return {"project": _attribute(clean_project, value, "project")}
+    return clean
 
 
 def clean_tags(tags: Sequence[str]) -> list[str]:
@@ -234,10 +230,8 @@ _CLEANERS: dict[str, Callable[[Any, ZoneInfo, datetime], dict[str, Any]]] = {
     "title": _title,
     "description": _description,
     "is_completed": _completed,
+    **{attribute.name: _attribute_cleaner(attribute) for attribute in ATTRIBUTES},
     "due": _due,
-    "wait": _wait,
-    "priority": _priority,
-    "project": _project,
     "tags": _tags,
     "add_tags": _tag_changes("add_tags"),
     "remove_tags": _tag_changes("remove_tags"),
