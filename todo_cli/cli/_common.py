@@ -497,8 +497,12 @@ TzOption = Annotated[
 ]
 
 
-def cli_zone(option: str | None, user: User) -> ZoneInfo:
-    """The zone dates are read and shown in: `--tz`, `TODO_TZ`, the OS's, the user's, UTC."""
+def cli_zone(option: str | None, user: User | None) -> ZoneInfo:
+    """The zone dates are read and shown in: `--tz`, `TODO_TZ`, the OS's, the user's, UTC.
+
+    `user` is None for a command that acts as nobody (`todo user list`): it shows its
+    times on this machine's clock, as the others do.
+    """
     from zoneinfo import ZoneInfo
 
     from todo_cli.config import get_settings
@@ -507,4 +511,5 @@ def cli_zone(option: str | None, user: User) -> ZoneInfo:
     name = option or get_settings().tz
     if name:
         return resolve_zone(name)
-    return local_zone() or (resolve_zone(user.time_zone) if user.time_zone else ZoneInfo("UTC"))
+    stored = user.time_zone if user is not None else None
+    return local_zone() or (resolve_zone(stored) if stored else ZoneInfo("UTC"))
