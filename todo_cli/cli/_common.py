@@ -277,6 +277,23 @@ class WordsCommand(LeanCommand):
                 takes_value = arg in valued
         return super().parse_args(ctx, marked)
 
+    def shell_complete(self, ctx: typer.Context, incomplete: str) -> list[Any]:  # type: ignore[override]
+        """Option names, and for a word with one leading `-` also the words that start
+        with it (`todo edit 3 -er` → `-errand`): Click hands any word that begins with a
+        dash to the command's option names and never asks the words argument."""
+        offered: list[Any] = super().shell_complete(ctx, incomplete)
+        if not incomplete.startswith("-") or incomplete.startswith("--"):
+            return offered
+        words = next((param for param in self.get_params(ctx) if param.name == "words"), None)
+        if words is None:
+            return offered
+        names = {name for param in self.params for name in (*param.opts, *param.secondary_opts)}
+        names.update(ctx.help_option_names)
+        # A word spelled like an option (`-t`) is read as that option, so is never offered.
+        return offered + [
+            item for item in words.shell_complete(ctx, incomplete) if item.value not in names
+        ]
+
 
 def unmarked(words: list[str]) -> list[str]:
     """The words of a `WordsCommand` as they were typed."""
