@@ -240,6 +240,32 @@ def test_show_prints_every_instant_on_the_clock_its_notes_use(
 _TIMED = {"due", "wait", "completed", "note", "created", "updated"}
 
 
+def test_the_zone_abbreviation_tells_apart_the_two_same_wall_times_of_a_dst_fold(
+    alice: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Paris turns its clocks back at 03:00 CEST on 25 October 2026: 02:30 happens twice.
+    imported = tmp_path / "fold.ndjson"
+    imported.write_text(
+        "".join(
+            json.dumps({**_KNOWN_TIMES, "id": str(uuid.uuid4()), "notes": [], **times}) + "\n"
+            for times in (
+                {"created_at": "2026-10-25T00:30:00Z", "updated_at": "2026-10-25T00:30:00Z"},
+                {"created_at": "2026-10-25T01:30:00Z", "updated_at": "2026-10-25T01:30:00Z"},
+            )
+        )
+    )
+    assert piped("import", str(imported)).returncode == 0
+    monkeypatch.setenv("TODO_TZ", "Europe/Paris")
+    created = [
+        next(line for line in piped("show", ref).stdout.splitlines() if line[:7] == "created")
+        for ref in ("1", "2")
+    ]
+    assert {line.split(" (")[0] for line in created} == {
+        "created      2026-10-25 02:30 CEST",
+        "created      2026-10-25 02:30 CET",
+    }
+
+
 def test_user_list_shows_when_each_user_was_created_on_the_commands_clock(
     alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
