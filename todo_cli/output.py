@@ -491,7 +491,8 @@ def _when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
     On the wall clock of `zone`, the one notes, due and wait are shown in, as Taskwarrior
     shows local times; the zone's abbreviation (`CET`, `CEST`, `UTC`, `+04`) is written
     because a copied line, or a `TODO_TZ` that is not the machine's zone, would otherwise
-    leave the reader guessing which clock it is.
+    leave the reader guessing which clock it is, and because it tells apart the two
+    02:30 of a night the clocks go back.
     """
     ago = age(moment, now)
     ago = "just now" if ago == "now" else f"{ago} ago"
