@@ -6,11 +6,15 @@ one screenful and how many more; `todo show` never cuts what a user stored.
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session
@@ -158,3 +162,117 @@ def test_show_indents_a_multi_line_description_and_keeps_every_line(
     )
     out = piped("show", "1").stdout
     assert "description  first\n\n               third, indented\n             last\n" in out
+
+
+# One task whose every instant is known: imported (NDJSON, the lossless format), so its
+# created and updated times are not "now". 03:04 UTC on 1 July is 12:04 in Tokyo and still
+# 30 June in New York (EDT, summer time), so a time shown on the wrong clock shows.
+_KNOWN_TIMES = {
+    "id": "0b8e7a52-3f1c-4d6e-9a55-1c2d3e4f5a6b",
+    "title": "Pay rent",
+    "created_at": "2026-07-01T03:04:00Z",
+    "updated_at": "2026-07-02T15:30:00Z",
+    "is_completed": True,
+    "completed_at": "2026-07-02T15:30:00Z",
+    "due": "2026-07-03T00:15:00Z",
+    "wait": "2026-07-01T20:00:00Z",
+    "notes": [
+        {
+            "id": "1b8e7a52-3f1c-4d6e-9a55-1c2d3e4f5a6b",
+            "created_at": "2026-07-01T23:45:00Z",
+            "text": "call first",
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("zone", "lines"),
+    [
+        (
+            "Asia/Tokyo",
+            [
+                r"due          Fri 3 Jul( 2026)? 09:15",
+                r"wait         Thu 2 Jul( 2026)? 05:00",
+                r"completed    2026-07-03 00:30 JST \(\d+\w+ ago\)",
+                r"note         2026-07-02 08:45  call first",
+                r"created      2026-07-01 12:04 JST \(\d+\w+ ago\)",
+                r"updated      2026-07-03 00:30 JST \(\d+\w+ ago\)",
+            ],
+        ),
+        (
+            "America/New_York",
+            [
+                r"due          Thu 2 Jul( 2026)? 20:15",
+                r"wait         Wed 1 Jul( 2026)? 16:00",
+                r"completed    2026-07-02 11:30 EDT \(\d+\w+ ago\)",
+                r"note         2026-07-01 19:45  call first",
+                r"created      2026-06-30 23:04 EDT \(\d+\w+ ago\)",
+                r"updated      2026-07-02 11:30 EDT \(\d+\w+ ago\)",
+            ],
+        ),
+    ],
+)
+def test_show_prints_every_instant_on_the_clock_its_notes_use(
+    alice: User,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    zone: str,
+    lines: list[str],
+) -> None:
+    imported = tmp_path / "task.ndjson"
+    imported.write_text(json.dumps(_KNOWN_TIMES) + "\n")
+    assert piped("import", str(imported)).returncode == 0
+    for how in ("TODO_TZ", "--tz"):
+        if how == "TODO_TZ":
+            monkeypatch.setenv("TODO_TZ", zone)
+            done = piped("show", "1")
+        else:  # --tz wins over TODO_TZ
+            monkeypatch.setenv("TODO_TZ", "UTC")
+            done = piped("show", "1", "--tz", zone)
+        assert (done.returncode, done.stderr) == (0, ""), how
+        shown = [line for line in done.stdout.splitlines() if line.split()[0] in _TIMED]
+        assert len(shown) == len(lines), done.stdout
+        for line, expected in zip(shown, lines, strict=True):
+            assert re.fullmatch(expected, line), (how, line)
+
+
+_TIMED = {"due", "wait", "completed", "note", "created", "updated"}
+
+
+def test_the_zone_abbreviation_tells_apart_the_two_same_wall_times_of_a_dst_fold(
+    alice: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Paris turns its clocks back at 03:00 CEST on 25 October 2026: 02:30 happens twice.
+    imported = tmp_path / "fold.ndjson"
+    imported.write_text(
+        "".join(
+            json.dumps({**_KNOWN_TIMES, "id": str(uuid.uuid4()), "notes": [], **times}) + "\n"
+            for times in (
+                {"created_at": "2026-10-25T00:30:00Z", "updated_at": "2026-10-25T00:30:00Z"},
+                {"created_at": "2026-10-25T01:30:00Z", "updated_at": "2026-10-25T01:30:00Z"},
+            )
+        )
+    )
+    assert piped("import", str(imported)).returncode == 0
+    monkeypatch.setenv("TODO_TZ", "Europe/Paris")
+    created = [
+        next(line for line in piped("show", ref).stdout.splitlines() if line[:7] == "created")
+        for ref in ("1", "2")
+    ]
+    assert {line.split(" (")[0] for line in created} == {
+        "created      2026-10-25 02:30 CEST",
+        "created      2026-10-25 02:30 CET",
+    }
+
+
+def test_user_list_shows_when_each_user_was_created_on_the_commands_clock(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TODO_TZ", "Asia/Tokyo")
+    done = piped("user", "list")
+    assert (done.returncode, done.stderr) == (0, "")
+    tokyo = alice.created_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    name, _, created = done.stdout.splitlines()[1].split(maxsplit=2)
+    assert name == "alice"
+    assert re.fullmatch(rf"{tokyo:%Y-%m-%d %H:%M} JST \((just now|\d+s ago)\)", created)

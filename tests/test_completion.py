@@ -198,6 +198,35 @@ def test_real_bash_completes_a_date_after_the_colon(tasks: str, tmp_path: Path) 
     ]
 
 
+def test_real_bash_completes_a_tag_to_remove_in_edit_beside_the_options(
+    tasks: str, tmp_path: Path
+) -> None:
+    # A tag spelled like a short option: `-y` is --yes, so `todo edit 3 -y` would not
+    # remove it; it is offered once, as the option.
+    assert invoke("edit", "1", "+y")[0] == 0
+    offered = real_bash(tmp_path, ["todo", "edit", "3", "-"])
+    options = [word for word in offered if word.startswith("--")]
+    assert {"--title", "--untag", "--no-due", "--user"} <= set(options)
+    # The declared options first, as before; then one `-tag` per tag of Alice's, never
+    # Bob's (`+private`).
+    assert offered[-3:] == ["-errand", "-family", "-home"]
+    assert offered.count("-y") == 1 and "-private" not in offered
+    assert real_bash(tmp_path, ["todo", "edit", "3", "-er"]) == ["-errand"]
+    assert real_bash(tmp_path, ["todo", "edit", "3", "-home", "-f"]) == ["-f", "-family"]
+    help_option = '"-h":"Show this message and exit."'
+    assert complete_zsh("todo edit 3 -h") == f"""_arguments '*: :(({help_option}\n"-home"))'\n"""
+
+
+def test_a_dash_word_is_no_tag_where_it_is_not_one(tasks: str) -> None:
+    assert complete_bash("todo edit 3 -- -", 4) == []  # after --, all is title
+    assert "-home" not in complete_bash("todo edit 3 --title -", 4)  # that is the title
+    assert complete_bash("todo edit 3 --", 3)[:1] == ["--title"]  # `--` is options only
+    assert "-home" not in complete_bash("todo edit 3 --", 3)
+    # In a filter, `-errand` means "not the word errand", and in add it is no attribute.
+    assert complete_bash("todo list -er", 2) == []
+    assert complete_bash("todo add x -h", 3) == ["-h"]
+
+
 def test_every_date_word_offered_is_one_the_grammar_reads(tasks: str) -> None:
     offered = complete_bash("todo add x due : ", 5)
     assert offered == list(WORDS)
@@ -219,7 +248,14 @@ print(" ".join(sorted(sys.modules)), file=sys.stderr)
 
 @pytest.mark.parametrize(
     "line",
-    ["todo done ", "todo add Pay +", "todo add Pay due:f", "todo add --project ", "todo -"],
+    [
+        "todo done ",
+        "todo add Pay +",
+        "todo add Pay due:f",
+        "todo add --project ",
+        "todo edit 1 -",
+        "todo -",
+    ],
 )
 def test_completion_imports_nothing_heavy(tasks: str, line: str) -> None:
     done = subprocess.run(
@@ -373,7 +409,7 @@ def test_the_readme_completion_example_is_real_output(tmp_path: Path) -> None:
         "PATH": f"{Path(TODO).parent}{os.pathsep}{os.environ['PATH']}",
     }
     steps = re.findall(r"^\$ (.+)\n((?:(?!\$ ).*\n)*)", block, re.MULTILINE)
-    assert len(steps) == 4
+    assert len(steps) == 5
     for command, expected in steps:
         done = subprocess.run(
             [BASH or "bash", "-c", command],

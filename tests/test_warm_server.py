@@ -126,6 +126,7 @@ def test_commands_match_in_process_byte_for_byte(
         (("list", "--all", "--json"), 0),
         (("show", "2"), 0),
         (("show", "2", "--json"), 0),
+        (("show", "2", "--tz", "Asia/Tokyo"), 0),  # every instant on that clock
         (("show", "42", "--json"), 3),
         (("list", "--bogus"), 2),
         (("user", "list"), 0),

@@ -365,6 +365,7 @@ def print_task(task: Task, *, zone: ZoneInfo | None = None) -> None:
     from rich.text import Text
 
     now = datetime.now(UTC)
+    zone = zone or _utc()
     heading = Text.assemble(
         ("Task ", "bold"), (str(task.number), "bold cyan"), (": ", "bold"), printable(task.title)
     )
@@ -381,10 +382,10 @@ def print_task(task: Task, *, zone: ZoneInfo | None = None) -> None:
     fields: list[tuple[str, Text]] = [
         ("status", status),
         ("description", description),
-        *_attributes(task, zone or _utc(), now),
+        *_attributes(task, zone, now),
         ("id", Text(str(task.id))),
-        ("created", Text(_when(task.created_at, now))),
-        ("updated", Text(_when(task.updated_at, now))),
+        ("created", Text(_when(task.created_at, now, zone))),
+        ("updated", Text(_when(task.updated_at, now, zone))),
         ("version", Text(str(task.version))),
     ]
     console = _console()
@@ -435,14 +436,15 @@ def _attributes(task: Task, zone: ZoneInfo, now: datetime) -> list[tuple[str, Te
     if task.tags:
         rows.append(("tags", Text(" ".join(f"+{printable(tag)}" for tag in task.tags))))
     if task.completed_at is not None:
-        rows.append(("completed", Text(_when(task.completed_at, now))))
+        rows.append(("completed", Text(_when(task.completed_at, now, zone))))
     for note in task.note_rows:
         stamp = f"{note.created_at.astimezone(zone):%Y-%m-%d %H:%M}"
         rows.append(("note", Text(f"{stamp}  {printable(note.text, multiline=True)}")))
     return rows
 
 
-def print_users(users: Sequence[User]) -> None:
+def print_users(users: Sequence[User], *, zone: ZoneInfo | None = None) -> None:
+    """The users with the time each was created, on the wall clock of `zone`."""
     from rich.table import Table
     from rich.text import Text
 
@@ -450,12 +452,13 @@ def print_users(users: Sequence[User]) -> None:
         _print(Text("No users yet. Add one with: todo user add NAME"))
         return
     now = datetime.now(UTC)
+    zone = zone or _utc()
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("id", no_wrap=True)
     table.add_column("created", style="dim", no_wrap=True)
     for user in users:
-        table.add_row(printable(user.name), str(user.id), _when(user.created_at, now))
+        table.add_row(printable(user.name), str(user.id), _when(user.created_at, now, zone))
     _print(table)
 
 
@@ -482,11 +485,19 @@ def age(moment: datetime, now: datetime) -> str:
     return "now"  # unreachable: the last unit is one second
 
 
-def _when(moment: datetime, now: datetime) -> str:
-    """An absolute time people can read, with its age: 2026-11-27 05:00 UTC (3h ago)."""
+def _when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """An absolute time people can read, with its age: `2026-11-27 14:00 JST (3h ago)`.
+
+    On the wall clock of `zone`, the one notes, due and wait are shown in, as Taskwarrior
+    shows local times; the zone's abbreviation (`CET`, `CEST`, `UTC`, `+04`) is written
+    because a copied line, or a `TODO_TZ` that is not the machine's zone, would otherwise
+    leave the reader guessing which clock it is, and because it tells apart the two
+    02:30 of a night the clocks go back.
+    """
     ago = age(moment, now)
     ago = "just now" if ago == "now" else f"{ago} ago"
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago})"
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M %Z} ({ago})"
 
 
 def print_changes(changes: Sequence[Logged], *, empty: str) -> None:

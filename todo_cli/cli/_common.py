@@ -277,6 +277,23 @@ class WordsCommand(LeanCommand):
                 takes_value = arg in valued
         return super().parse_args(ctx, marked)
 
+    def shell_complete(self, ctx: typer.Context, incomplete: str) -> list[Any]:  # type: ignore[override]
+        """Option names, and for a word with one leading `-` also the words that start
+        with it (`todo edit 3 -er` → `-errand`): Click hands any word that begins with a
+        dash to the command's option names and never asks the words argument."""
+        offered: list[Any] = super().shell_complete(ctx, incomplete)
+        if not incomplete.startswith("-") or incomplete.startswith("--"):
+            return offered
+        words = next((param for param in self.get_params(ctx) if param.name == "words"), None)
+        if words is None:
+            return offered
+        names = {name for param in self.params for name in (*param.opts, *param.secondary_opts)}
+        names.update(ctx.help_option_names)
+        # A word spelled like an option (`-t`) is read as that option, so is never offered.
+        return offered + [
+            item for item in words.shell_complete(ctx, incomplete) if item.value not in names
+        ]
+
 
 def unmarked(words: list[str]) -> list[str]:
     """The words of a `WordsCommand` as they were typed."""
@@ -497,8 +514,12 @@ TzOption = Annotated[
 ]
 
 
-def cli_zone(option: str | None, user: User) -> ZoneInfo:
-    """The zone dates are read and shown in: `--tz`, `TODO_TZ`, the OS's, the user's, UTC."""
+def cli_zone(option: str | None, user: User | None) -> ZoneInfo:
+    """The zone dates are read and shown in: `--tz`, `TODO_TZ`, the OS's, the user's, UTC.
+
+    `user` is None for a command that acts as nobody (`todo user list`): it shows its
+    times on this machine's clock, as the others do.
+    """
     from zoneinfo import ZoneInfo
 
     from todo_cli.config import get_settings
@@ -507,4 +528,5 @@ def cli_zone(option: str | None, user: User) -> ZoneInfo:
     name = option or get_settings().tz
     if name:
         return resolve_zone(name)
-    return local_zone() or (resolve_zone(user.time_zone) if user.time_zone else ZoneInfo("UTC"))
+    stored = user.time_zone if user is not None else None
+    return local_zone() or (resolve_zone(stored) if stored else ZoneInfo("UTC"))

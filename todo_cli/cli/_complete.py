@@ -144,7 +144,8 @@ def user_names(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def inline_words(ctx: typer.Context, incomplete: str) -> list[str]:
-    """`+tag`, `project:NAME`, `due:WHEN`, `wait:WHEN`, `pri:H` in the words of add/edit.
+    """`+tag`, `project:NAME`, `due:WHEN`, `wait:WHEN`, `pri:H` in the words of add/edit,
+    and `-tag` (a tag to remove) in those of edit.
 
     Bash splits `due:f` at the colon (COMP_WORDBREAKS), so there the word being completed
     may be `:` or just `f`, with the key among the words before it.
@@ -153,6 +154,8 @@ def inline_words(ctx: typer.Context, incomplete: str) -> list[str]:
     words += [str(word).lstrip("\x00") for word in (ctx.params.get("words") or ())]
     if _after_double_dash():
         return []  # after --, every word is title text
+    if incomplete.startswith("-"):
+        return _removed_tags(ctx, incomplete)
     if incomplete.startswith("+"):
         return _guarded(
             lambda data: [f"+{tag}" for tag in data.tags() if f"+{tag}".startswith(incomplete)],
@@ -180,18 +183,49 @@ def inline_words(ctx: typer.Context, incomplete: str) -> list[str]:
     return []
 
 
+def _removed_tags(ctx: typer.Context, incomplete: str) -> list[str]:
+    """`-tag` for each of the acting user's tags, in `todo edit` (which removes it).
+
+    The user's tags rather than the task's: the PostgreSQL cache keeps no tags per task,
+    and Tab must offer the same on both backends. Not after an option that takes a value
+    (`--title -`), where the word is that value. (A tag never starts with `-`, so no
+    `--x` is offered, which would read as an option.)
+    """
+    if ctx.info_name != "edit":
+        return []  # elsewhere a leading dash is no tag word (a filter's `-word` is "not")
+    before = _words_before()
+    valued = {
+        name
+        for param in ctx.command.params
+        if getattr(param, "param_type_name", "") == "option"
+        and not getattr(param, "is_flag", False)
+        for name in param.opts
+    }
+    if before and before[-1] in valued:
+        return []
+    return _guarded(
+        lambda data: [f"-{tag}" for tag in data.tags() if f"-{tag}".startswith(incomplete)],
+        ctx,
+    )
+
+
 def _after_double_dash() -> bool:
     """Whether a `--` came before the word being completed (Click takes it out of args)."""
+    return "--" in _words_before()
+
+
+def _words_before() -> list[str]:
+    """The words of the command line before the one being completed, as the shell gave
+    them (Click's parsed args have lost `--` and keep no order of options and words)."""
     from typer._click.shell_completion import split_arg_string
 
     if "COMP_WORDS" in os.environ:  # bash: the words, and which one is being completed
         words = split_arg_string(os.environ["COMP_WORDS"])
-        words = words[: int(os.environ.get("COMP_CWORD", len(words)))]
-    else:  # zsh, fish: the line up to the cursor, the word being completed last
-        line = os.environ.get("_TYPER_COMPLETE_ARGS", "")
-        words = split_arg_string(line)
-        words = words if line.endswith(" ") else words[:-1]
-    return "--" in words
+        return words[: int(os.environ.get("COMP_CWORD", len(words)))]
+    # zsh, fish: the line up to the cursor, the word being completed last
+    line = os.environ.get("_TYPER_COMPLETE_ARGS", "")
+    words = split_arg_string(line)
+    return words if line.endswith(" ") else words[:-1]
 
 
 def _date_words() -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from todo_cli.cli._common import (
     LeanGroup,
     UserOption,
     acting_user,
+    cli_zone,
     database,
 )
 from todo_cli.errors import ValidationError
@@ -62,7 +63,7 @@ def list_users(json: JsonOption = False) -> None:
     if json:
         output.print_json([models.user_to_json(user) for user in users])
     else:
-        output.print_users(users)
+        output.print_users(users, zone=cli_zone(None, None))
 
 
 def remove_user(
