@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from todo_cli.models import Task, User
     from todo_cli.service import Logged
+    from todo_cli.service.attributes import Attribute
+    from todo_cli.service.dates import When
 
 # Control characters (C0, DEL, C1) and the invisible bidirectional overrides that can make
 # a terminal show text in another order than it is stored ("trojan source").
@@ -199,15 +201,32 @@ def print_done(verb: str, tasks: Sequence[Task], *, zone: ZoneInfo | None = None
 
 
 def _dates(task: Task, zone: ZoneInfo) -> str:
-    from todo_cli.service.dates import When, describe
+    from todo_cli.service.attributes import ATTRIBUTES
+    from todo_cli.service.dates import describe
 
     now = datetime.now(UTC)
     said = [
-        f"{label} {describe(When(moment, day), now=now, zone=zone)}"
-        for label, moment, day in (("due", task.due, task.due_date), ("wait", task.wait, None))
-        if moment is not None
+        f"{attribute.name} {describe(when, now=now, zone=zone)}"
+        for attribute in ATTRIBUTES
+        if (when := _when_of(task, attribute)) is not None
     ]
     return f" ({', '.join(said)})" if said else ""
+
+
+def _when_of(task: Task, attribute: Attribute) -> When | None:
+    """A date attribute of the task as the date grammar gives it (None: not a date, or
+    not set)."""
+    from todo_cli.service.dates import When
+
+    moment = getattr(task, attribute.name) if attribute.is_date else None
+    if moment is None:
+        return None
+    return When(moment, getattr(task, attribute.day_field) if attribute.day_field else None)
+
+
+def _text_of(task: Task, attribute: Attribute) -> str:
+    """A text attribute of the task as it is given (`H`, `house`); empty if not set."""
+    return printable(attribute.from_column(getattr(task, attribute.name)) or "")
 
 
 def _attribute_columns(
@@ -217,24 +236,35 @@ def _attribute_columns(
 
     Due is relative (`today`, `Fri`, `3d ago`), in the user's zone.
     """
-    from todo_cli.models import priority_letter
+    from todo_cli.service.attributes import ATTRIBUTES
     from todo_cli.service.dates import relative
 
     columns: list[tuple[str, list[str], list[bool]]] = []
-    if any(task.due is not None for task in tasks):
+    nothing_late = [False] * len(tasks)
+    for attribute in ATTRIBUTES:
+        if not attribute.listed:
+            continue
+        if not attribute.is_date:
+            cells = [_text_of(task, attribute) for task in tasks]
+            if any(cells):
+                columns.append((attribute.heading, cells, nothing_late))
+            continue
+        whens = [_when_of(task, attribute) for task in tasks]
+        if all(when is None for when in whens):
+            continue
         cells = [
-            relative(task.due_date or task.due, now=now, zone=zone) if task.due else ""
-            for task in tasks
+            relative(when.day or when.instant, now=now, zone=zone) if when else "" for when in whens
         ]
-        late = [bool(t.due and t.due < now and not t.is_completed) for t in tasks]
-        columns.append(("due", cells, late))
-    for header, cells in (
-        ("pri", [priority_letter(task.priority) or "" for task in tasks]),
-        ("project", [printable(task.project or "") for task in tasks]),
-        ("tags", [" ".join(f"+{printable(tag)}" for tag in task.tags) for task in tasks]),
-    ):
-        if any(cells):
-            columns.append((header, cells, [False] * len(tasks)))
+        late = nothing_late
+        if attribute.name == "due":  # overdue: red
+            late = [
+                bool(when and when.instant < now and not task.is_completed)
+                for when, task in zip(whens, tasks, strict=True)
+            ]
+        columns.append((attribute.heading, cells, late))
+    tags = [" ".join(f"+{printable(tag)}" for tag in task.tags) for task in tasks]
+    if any(tags):
+        columns.append(("tags", tags, nothing_late))
     return columns
 
 
@@ -420,19 +450,17 @@ def _attributes(task: Task, zone: ZoneInfo, now: datetime) -> list[tuple[str, Te
     """The attribute rows of `todo show` that the task has, and each note."""
     from rich.text import Text
 
-    from todo_cli.models import priority_letter
-    from todo_cli.service.dates import When, describe
+    from todo_cli.service.attributes import ATTRIBUTES
+    from todo_cli.service.dates import describe
 
     rows: list[tuple[str, Text]] = []
-    if task.due is not None:
-        rows.append(("due", Text(describe(When(task.due, task.due_date), now=now, zone=zone))))
-    if task.wait is not None:
-        rows.append(("wait", Text(describe(When(task.wait), now=now, zone=zone))))
-    letter = priority_letter(task.priority)
-    if letter is not None:
-        rows.append(("priority", Text(letter)))
-    if task.project is not None:
-        rows.append(("project", Text(printable(task.project))))
+    for attribute in ATTRIBUTES:
+        when = _when_of(task, attribute)
+        shown = describe(when, now=now, zone=zone) if when is not None else ""
+        if not attribute.is_date:
+            shown = _text_of(task, attribute)
+        if shown:
+            rows.append((attribute.name, Text(shown)))
     if task.tags:
         rows.append(("tags", Text(" ".join(f"+{printable(tag)}" for tag in task.tags))))
     if task.completed_at is not None:

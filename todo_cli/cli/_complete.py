@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from typer import _completion_classes
 
+from todo_cli.service.attributes import BY_KEY  # standard library only
+
 if TYPE_CHECKING:
     import sqlite3
     import uuid
@@ -74,12 +76,8 @@ _REFRESH_REST = (
 )
 REFRESH_ALL_SQL = _REFRESH_TASKS + _REFRESH_REST
 
-# Inline words (cli/_words.py KEYS): what may follow each key.
-_DATE_KEYS = ("due", "wait")
-_PRIORITY_KEYS = ("pri", "priority")
-_PROJECT_KEYS = ("project", "proj")
-WORD_KEYS = (*_DATE_KEYS, *_PRIORITY_KEYS, *_PROJECT_KEYS)
-PRIORITIES = ("H", "M", "L")
+# Inline words (cli/_words.py KEYS): the key of each attribute, and what may follow it.
+WORD_KEYS = tuple(BY_KEY)
 
 
 def _plain_help(text: str) -> str:
@@ -171,11 +169,14 @@ def inline_words(ctx: typer.Context, incomplete: str) -> list[str]:
         if not incomplete:
             return []
         return [f"{name}:" for name in WORD_KEYS if name.startswith(incomplete)]
-    if key in _DATE_KEYS:
+    attribute = BY_KEY.get(key)
+    if attribute is None:
+        return []
+    if attribute.is_date:
         return [f"{prefix}{word}" for word in _date_words() if word.startswith(value)]
-    if key in _PRIORITY_KEYS:
-        return [f"{prefix}{level}" for level in PRIORITIES if level.startswith(value)]
-    if key in _PROJECT_KEYS:
+    if attribute.choices:
+        return [f"{prefix}{choice}" for choice in attribute.choices if choice.startswith(value)]
+    if attribute.name == "project":  # the user's own, from the database
         return _guarded(
             lambda data: [f"{prefix}{name}" for name in data.projects() if name.startswith(value)],
             ctx,

@@ -40,7 +40,7 @@ def form(task: Task, zone: ZoneInfo) -> str:
     for attribute in ATTRIBUTES:
         value = getattr(task, attribute.name)
         if attribute.is_date:
-            day = task.due_date if attribute.name == "due" else None
+            day = getattr(task, attribute.day_field) if attribute.day_field else None
             values[attribute.name] = canonical(When(value, day), zone=zone) if value else ""
         else:
             values[attribute.name] = attribute.from_column(value) or ""

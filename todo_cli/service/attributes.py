@@ -145,8 +145,10 @@ class Attribute:
     name: str  # the column, the JSON and HTTP field; the flag is --NAME
     keys: tuple[str, ...]  # its inline-word keys, case-sensitive
     example: str  # a value, for messages: due:fri
-    # A date phrase, read in the user's zone by `service.dates` (an instant column).
+    # A date phrase, read in the user's zone by `service.dates` (an instant column, and
+    # `day_field` the column keeping the day when one is given as a day).
     is_date: bool = False
+    day_field: str = ""
     # Otherwise text: checked as given (a `ValidationError` says what is wrong) and
     # turned into the column's value and back (None: not set, or cleared).
     check: Callable[[str], str] = _same
@@ -155,6 +157,7 @@ class Attribute:
     header: str = ""  # the column's heading in listings; the name if empty
     # The values shell completion offers, when they are a fixed few.
     choices: tuple[str, ...] = ()
+    listed: bool = True  # a column of `todo list` when a task in view has it
 
     @property
     def heading(self) -> str:
@@ -165,8 +168,9 @@ class Attribute:
 
 
 ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("due", ("due",), "fri", is_date=True),
-    Attribute("wait", ("wait",), "mon", is_date=True),
+    Attribute("due", ("due",), "fri", is_date=True, day_field="due_date"),
+    # Shown by `todo show`; a waiting task is out of the default list anyway.
+    Attribute("wait", ("wait",), "mon", is_date=True, listed=False),
     Attribute(
         "priority",
         ("pri", "priority"),
