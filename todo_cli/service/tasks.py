@@ -79,7 +79,7 @@ def write_task(
     `keep` False is for a caller that needs no object back (an import, an undo): an
     insert or a delete is then left to the end of the change and sent with the others
     as multi-row statements, without building ORM objects (a tenth of the cost per task).
-    It returns None.
+    It returns None, and until the change is saved no query sees the row as written.
     """
     now = utcnow()
     if task is None:
