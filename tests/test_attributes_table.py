@@ -1,9 +1,10 @@
 """The table of attributes (`service.attributes.ATTRIBUTES`) and the surfaces it feeds.
 
-The inline words, `todo edit`'s form, the service's checks, completion, `todo list` and
-`todo show` read the table; the flags, the input and output models and the HTTP schemas
-name each attribute themselves. These tests fail when an entry of the table lacks one of
-those, or a surface stops reading the table, so a new attribute cannot be half added.
+The inline words, `todo edit`'s form, the service's checks, completion (tested in
+tests/test_completion.py), `todo list` and `todo show` read the table; the flags, the
+input and output models and the HTTP schemas name each attribute themselves. These tests
+fail when an entry of the table lacks one of those, or a surface stops reading the table,
+so a new attribute cannot be half added.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 import typer
 
 from tests.test_api_openapi import document
-from todo_cli.cli import _complete, _editor, _words, app
+from todo_cli.cli import _editor, _words, app
 from todo_cli.models import TASK_FIELDS, Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
 from todo_cli.service import validation
 from todo_cli.service.attributes import ATTRIBUTES, BY_KEY, Attribute
@@ -70,7 +71,6 @@ def test_every_attribute_has_its_flag_and_http_fields(attribute: Attribute) -> N
 @pytest.mark.parametrize("attribute", ATTRIBUTES, ids=NAMES)
 def test_the_surfaces_that_read_the_table_have_every_attribute(attribute: Attribute) -> None:
     assert set(attribute.keys) <= set(_words.KEYS)
-    assert set(attribute.keys) <= set(_complete.WORD_KEYS)
     assert attribute.name in _editor.FIELDS
     assert attribute.name in validation._CLEANERS
 

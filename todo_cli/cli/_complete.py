@@ -28,8 +28,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from typer import _completion_classes
 
-from todo_cli.service.attributes import BY_KEY  # standard library only
-
 if TYPE_CHECKING:
     import sqlite3
     import uuid
@@ -75,9 +73,6 @@ _REFRESH_REST = (
     " UNION ALL SELECT 'user', CAST(id AS VARCHAR(36)), NULL, name, NULL FROM users"
 )
 REFRESH_ALL_SQL = _REFRESH_TASKS + _REFRESH_REST
-
-# Inline words (cli/_words.py KEYS): the key of each attribute, and what may follow it.
-WORD_KEYS = tuple(BY_KEY)
 
 
 def _plain_help(text: str) -> str:
@@ -159,16 +154,20 @@ def inline_words(ctx: typer.Context, incomplete: str) -> list[str]:
             lambda data: [f"+{tag}" for tag in data.tags() if f"+{tag}".startswith(incomplete)],
             ctx,
         )
+    # Inline words (cli/_words.py KEYS): each attribute's keys, and what may follow them.
+    # Imported here: `todo --help` loads this module, and must not load the service's.
+    from todo_cli.service.attributes import BY_KEY  # standard library only
+
     key, colon, value = incomplete.partition(":")
     prefix = f"{key}:"
-    if incomplete == ":" and words[-1:] and words[-1] in WORD_KEYS:
+    if incomplete == ":" and words[-1:] and words[-1] in BY_KEY:
         key, prefix = words[-1], ":"  # bash: `due`, then `:`
-    elif not colon and len(words) >= 2 and words[-1] == ":" and words[-2] in WORD_KEYS:
+    elif not colon and len(words) >= 2 and words[-1] == ":" and words[-2] in BY_KEY:
         key, prefix, value = words[-2], "", incomplete  # bash: `due`, `:`, then `f`
     elif not colon:
         if not incomplete:
             return []
-        return [f"{name}:" for name in WORD_KEYS if name.startswith(incomplete)]
+        return [f"{name}:" for name in BY_KEY if name.startswith(incomplete)]
     attribute = BY_KEY.get(key)
     if attribute is None:
         return []
