@@ -246,7 +246,7 @@ class NoteRecord(NamedTuple):
 
 
 class TaskRecord(NamedTuple):
-    """A task as the read path gives it (`get_task`, `list_tasks`, `next_tasks`): the
+    """A task as the read path gives it (`get_task`, `list_tasks`, `iter_tasks`…): the
     columns of one row, its tags and notes, under the names a `Task` has.
 
     Built from rows, not by the ORM: a listing page costs what its rows cost, not what

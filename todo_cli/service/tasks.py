@@ -326,14 +326,21 @@ def iter_tasks(
     filter: Filter | str | Sequence[str] | None = None,
     sort: str | None = None,
     zone: ZoneInfo = UTC_ZONE,
-) -> Iterator[Task]:
+) -> Iterator[TaskRecord]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
     # The limit is checked there and applied here, batch by batch.
     query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, 0).limit(None)
     if sort is None:
         # The default order, newest first, is a unique key: each batch starts after the
         # last row of the one before.
-        tasks = db.in_batches(session, query, Task, ("created_at", "id"), limit=limit)
+        tasks = db.in_batches(
+            session,
+            query,
+            Task,
+            ("created_at", "id"),
+            limit=limit,
+            fetch=lambda page: _records(session, user_id, _rows(session, page)),
+        )
     else:
         tasks = _in_pages(session, user_id, query, limit)
     first = next(tasks, None)
@@ -350,7 +357,7 @@ def _in_pages(
     query: SelectOfScalar[Task],
     limit: int | None,
     size: int = 500,
-) -> Iterator[Task]:
+) -> Iterator[TaskRecord]:
     """A listing in another order than the default: the ids in that order from one
     statement (one snapshot, so no row is skipped or repeated however the pages fall
     while others write), then the tasks `size` at a time. Memory holds the ids only."""
@@ -358,10 +365,8 @@ def _in_pages(
     ids: list[uuid.UUID] = list(session.execute(ordered).scalars())
     for start in range(0, len(ids), size):
         batch = ids[start : start + size]
-        found = {
-            task.id: task
-            for task in session.exec(owned_query(user_id).where(col(Task.id).in_(batch)))
-        }
+        rows = _rows(session, owned_query(user_id).where(col(Task.id).in_(batch)))
+        found = {task.id: task for task in _records(session, user_id, rows)}
         yield from (found[task_id] for task_id in batch if task_id in found)
 
 
