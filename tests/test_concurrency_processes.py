@@ -22,7 +22,7 @@ from tests.processes import TodoServer, failures, run_together, todo_env
 from tests.servers import free_port
 from todo_cli import db, service
 from todo_cli.config import DatabaseURL
-from todo_cli.models import Task, TaskCreate
+from todo_cli.models import Task, TaskCreate, TaskRecord
 
 WRITERS = 20
 API_SECRET = "the-process-tests-secret-0123456789abcdef"
@@ -46,7 +46,7 @@ class Database:
                 for t in titles
             ]
 
-    def tasks(self) -> list[Task]:
+    def tasks(self) -> list[TaskRecord]:
         with self.sessions() as session:
             return sorted(
                 service.list_tasks(session, user_id=self.alice, status="all"),

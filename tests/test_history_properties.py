@@ -46,7 +46,7 @@ from sqlmodel import Session
 
 from todo_cli import service
 from todo_cli.errors import ChangeNotFound, Conflict, TaskNotFound, TodoError
-from todo_cli.models import Task, TaskCreate, TaskUpdate, User
+from todo_cli.models import AnyTask, Task, TaskCreate, TaskUpdate, User
 
 USERS = ("ann", "bob")
 titles = st.text(
@@ -107,7 +107,7 @@ class ModelUser:
         return next((c for c in self.changes if c.id == change_id), None)
 
 
-def _row(task: Task) -> ModelTask:
+def _row(task: AnyTask) -> ModelTask:
     return ModelTask(
         task.id, task.number, task.title, task.description, task.is_completed, task.version
     )

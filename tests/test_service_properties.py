@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from todo_cli import service
 from todo_cli.errors import AmbiguousReference, TaskNotFound, TodoError, ValidationError
-from todo_cli.models import Task, TaskCreate, TaskUpdate
+from todo_cli.models import AnyTask, Task, TaskCreate, TaskRecord, TaskUpdate
 
 USERS = ("ann", "bob", "cyd")
 titles = st.text(
@@ -51,7 +51,7 @@ class ModelTask:
     version: int
 
 
-def _row(task: Task) -> ModelTask:
+def _row(task: AnyTask) -> ModelTask:
     return ModelTask(
         task.id, task.number, task.title, task.description, task.is_completed, task.version
     )
@@ -116,7 +116,7 @@ class IsolationMachine(RuleBasedStateMachine):
         return hits[0] if hits else TaskNotFound
 
     def _expect(
-        self, user: str, ref: str, call: Callable[[Session], list[Task] | Task]
+        self, user: str, ref: str, call: Callable[[Session], list[Task] | Task | TaskRecord]
     ) -> ModelTask | None:
         """Run `call` and check its outcome against the model's prediction."""
         expected = self._resolve(user, ref)

@@ -18,10 +18,10 @@ from todo_cli.errors import (
     UserNotFound,
     ValidationError,
 )
-from todo_cli.models import Task, TaskCreate, TaskUpdate, User, task_to_json
+from todo_cli.models import AnyTask, Task, TaskCreate, TaskRecord, TaskUpdate, User, task_to_json
 
 
-def _set_id(session: Session, task: Task, new_id: uuid.UUID) -> Task:
+def _set_id(session: Session, task: AnyTask, new_id: uuid.UUID) -> TaskRecord:
     """Give a task a chosen UUID, to build prefix collisions on purpose."""
     session.exec(update(Task).where(col(Task.id) == task.id).values(id=new_id))
     session.commit()
@@ -190,9 +190,9 @@ def test_negative_paging_is_a_validation_error(session: Session, alice: User) ->
 
 
 def test_reference_by_number_uuid_and_prefix(session: Session, alice: User) -> None:
-    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
+    created = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x"))
     service.create_task(session, user_id=alice.id, task=TaskCreate(title="other"))
-    task = _set_id(session, task, uuid.UUID("abcdef01-2345-4678-9abc-def012345678"))
+    task = _set_id(session, created, uuid.UUID("abcdef01-2345-4678-9abc-def012345678"))
     for ref in [
         "1",
         " 1 ",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -444,6 +444,7 @@ def in_batches(
     *,
     limit: int | None = None,
     size: int = 500,
+    fetch: Callable[[Any], Sequence[Any]] | None = None,
 ) -> Iterator[Any]:
     """The rows of `query`, ordered by `keys` descending (unique together), `size` at a time.
 
@@ -452,7 +453,8 @@ def in_batches(
     what a cursor costs: a transaction, and on PostgreSQL a DECLARE, a describe and a
     FETCH per batch for the query and for each relationship loaded with it. A listing
     of up to `size` rows is one round trip, and no transaction at all. `query` must have
-    no limit of its own; `limit` caps the rows in all.
+    no limit of its own; `limit` caps the rows in all. `fetch` runs one batch's query
+    (by default, as the session's objects); what it returns must have the `keys`.
     """
     from sqlalchemy import tuple_
 
@@ -462,7 +464,8 @@ def in_batches(
     while remaining is None or remaining > 0:
         take = size if remaining is None else min(size, remaining)
         page = query if after is None else query.where(columns < after)
-        rows = list(session.exec(page.limit(take)))
+        limited = page.limit(take)
+        rows = list(session.exec(limited)) if fetch is None else fetch(limited)
         yield from rows
         if len(rows) < take:
             return

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.text import Text
 
-    from todo_cli.models import Task, User
+    from todo_cli.models import AnyTask, User
     from todo_cli.service import Logged
     from todo_cli.service.attributes import Attribute
     from todo_cli.service.dates import When
@@ -181,7 +181,7 @@ def print_line(text: str, *, style: str = "") -> None:
     _print(Text(text, style=style))
 
 
-def print_done(verb: str, tasks: Sequence[Task], *, zone: ZoneInfo | None = None) -> None:
+def print_done(verb: str, tasks: Sequence[AnyTask], *, zone: ZoneInfo | None = None) -> None:
     """One line per task, saying what happened to it ("Completed task 3: Buy milk"), and
     the dates it resolved, in `zone` ("Added task 7: Pay rent (due Fri 4 Dec)")."""
     from rich.text import Text
@@ -200,7 +200,7 @@ def print_done(verb: str, tasks: Sequence[Task], *, zone: ZoneInfo | None = None
     )
 
 
-def _dates(task: Task, zone: ZoneInfo) -> str:
+def _dates(task: AnyTask, zone: ZoneInfo) -> str:
     from todo_cli.service.attributes import ATTRIBUTES
     from todo_cli.service.dates import describe
 
@@ -213,7 +213,7 @@ def _dates(task: Task, zone: ZoneInfo) -> str:
     return f" ({', '.join(said)})" if said else ""
 
 
-def _when_of(task: Task, attribute: Attribute) -> When | None:
+def _when_of(task: AnyTask, attribute: Attribute) -> When | None:
     """A date attribute of the task as the date grammar gives it (None: not a date, or
     not set)."""
     from todo_cli.service.dates import When
@@ -224,13 +224,13 @@ def _when_of(task: Task, attribute: Attribute) -> When | None:
     return When(moment, getattr(task, attribute.day_field) if attribute.day_field else None)
 
 
-def _text_of(task: Task, attribute: Attribute) -> str:
+def _text_of(task: AnyTask, attribute: Attribute) -> str:
     """A text attribute of the task as it is given (`H`, `house`); empty if not set."""
     return printable(attribute.from_column(getattr(task, attribute.name)) or "")
 
 
 def _attribute_columns(
-    tasks: Sequence[Task], now: datetime, zone: ZoneInfo
+    tasks: Sequence[AnyTask], now: datetime, zone: ZoneInfo
 ) -> list[tuple[str, list[str], list[bool]]]:
     """The list's attribute columns that some task in view has: (header, cells, overdue).
 
@@ -269,7 +269,7 @@ def _attribute_columns(
 
 
 def print_tasks(
-    tasks: Sequence[Task],
+    tasks: Sequence[AnyTask],
     *,
     more: int = 0,
     more_hint: str = "",
@@ -326,7 +326,7 @@ def print_tasks(
 
 
 def print_plain_tasks(
-    tasks: Iterable[Task], *, empty: str | None, zone: ZoneInfo | None = None
+    tasks: Iterable[AnyTask], *, empty: str | None, zone: ZoneInfo | None = None
 ) -> None:
     """Every given task as the plain table a pipe gets: the terminal table's columns,
     nothing cut, no escape code, and no line but the header and one per task.
@@ -385,7 +385,7 @@ def screen_rows() -> int:
     return shutil.get_terminal_size().lines
 
 
-def print_task(task: Task, *, zone: ZoneInfo | None = None) -> None:
+def print_task(task: AnyTask, *, zone: ZoneInfo | None = None) -> None:
     """Every field of one task, labelled, for `todo show`; nothing stored is ever cut.
 
     On a terminal a long value wraps at the window's edge; elsewhere each value is
@@ -446,7 +446,7 @@ def _utc() -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def _attributes(task: Task, zone: ZoneInfo, now: datetime) -> list[tuple[str, Text]]:
+def _attributes(task: AnyTask, zone: ZoneInfo, now: datetime) -> list[tuple[str, Text]]:
     """The attribute rows of `todo show` that the task has, and each note."""
     from rich.text import Text
 

@@ -33,7 +33,7 @@ from todo_cli.api.schemas import (
 )
 from todo_cli.errors import ValidationError
 from todo_cli.models import (
-    Task,
+    AnyTask,
     TaskCreate,
     TaskPublic,
     TaskUpdate,
@@ -176,7 +176,7 @@ def _change_header(session: Session) -> dict[str, str]:
 
 
 def _task_response(
-    task: Task,
+    task: AnyTask,
     *,
     session: Session | None = None,
     status_code: int = 200,

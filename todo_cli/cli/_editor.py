@@ -21,7 +21,7 @@ from todo_cli.service.attributes import ATTRIBUTES
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from todo_cli.models import Task
+    from todo_cli.models import AnyTask
 
 HEADER = (
     "# Edit the task, save and quit to apply; quit without saving, or empty the file, to\n"
@@ -32,7 +32,7 @@ FIELDS = ("title", *(attribute.name for attribute in ATTRIBUTES), "tags")
 SEPARATOR = "---"
 
 
-def form(task: Task, zone: ZoneInfo) -> str:
+def form(task: AnyTask, zone: ZoneInfo) -> str:
     """The text the editor opens."""
     from todo_cli.service.dates import When, canonical
 
@@ -74,7 +74,7 @@ def read(text: str) -> dict[str, Any] | None:
     return fields
 
 
-def changes(task: Task, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+def changes(task: AnyTask, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """What the user changed, as `TaskUpdate` fields (only what differs from the form)."""
     updates: dict[str, Any] = {}
     for name in (*FIELDS, "description"):

@@ -28,13 +28,13 @@ from todo_cli.errors import ValidationError
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from zoneinfo import ZoneInfo
 
     from sqlmodel import Session
 
     from todo_cli.cli._words import Words
-    from todo_cli.models import Task
+    from todo_cli.models import AnyTask
     from todo_cli.service import Status as TaskStatus
 
 PageLimitOption = Annotated[
@@ -297,7 +297,7 @@ def list_tasks(
             if sort is not None:
                 service.parse_sort(sort)
 
-        def fetch(size: int | None) -> Iterable[Task]:
+        def fetch(size: int | None) -> Iterable[AnyTask]:
             return service.iter_tasks(
                 session, user_id=me.id, status=status, filter=parsed, sort=sort, limit=size
             )
@@ -342,8 +342,8 @@ def showing_filter(as_json: bool) -> Iterator[None]:
 
 
 def _screenful(
-    fetch: Callable[[int], list[Task]], count: Callable[[], int], limit: int | None
-) -> tuple[list[Task], int]:
+    fetch: Callable[[int], Sequence[AnyTask]], count: Callable[[], int], limit: int | None
+) -> tuple[Sequence[AnyTask], int]:
     """The tasks a terminal shows, and how many more there are.
 
     One screenful unless `limit` says otherwise: the header, the rows and the shell's
@@ -928,7 +928,7 @@ def _targets(
 
 
 def _render(
-    tasks: list[Task],
+    tasks: Sequence[AnyTask],
     verb: str,
     *,
     as_json: bool,

@@ -31,7 +31,7 @@ from todo_cli.service.validation import (
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from todo_cli.models import Task
+    from todo_cli.models import AnyTask
 
 # The task JSON's fields. `user_id`, `number` and `status` are read past: the importing
 # user owns the task, numbers are theirs, the status is derived.
@@ -163,7 +163,7 @@ def day_due(day: date, zone: ZoneInfo) -> dict[str, Any]:
 # --- NDJSON: the task JSON of `models.task_to_json`, one task a line, lossless ------------
 
 
-def write_ndjson(task: Task, _zone: ZoneInfo) -> str:
+def write_ndjson(task: AnyTask, _zone: ZoneInfo) -> str:
     return json.dumps(task_to_json(task), ensure_ascii=False)
 
 

@@ -39,7 +39,7 @@ from todo_cli.service.formats import (
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from todo_cli.models import Task
+    from todo_cli.models import AnyTask
 
 NAMESPACE = "taskwarrior"
 DESCRIPTION_KEY = "todo_description"
@@ -191,7 +191,7 @@ def _compact(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def write(task: Task, zone: ZoneInfo) -> str:
+def write(task: AnyTask, zone: ZoneInfo) -> str:
     """One task as `task export` writes one (a line of its array)."""
     record: dict[str, Any] = dict((task.extra or {}).get(NAMESPACE) or {})
     record.update(

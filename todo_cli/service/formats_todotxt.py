@@ -39,7 +39,7 @@ from todo_cli.service.formats import (
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from todo_cli.models import Task
+    from todo_cli.models import AnyTask
 
 NAMESPACE = "todotxt"
 PRIORITY_KEY = "priority"
@@ -154,7 +154,7 @@ def _day(text: str, name: str) -> date:
         raise RecordError(f"{text[:40]!r} is not a {name} date (YYYY-MM-DD)") from None
 
 
-def write(task: Task, zone: ZoneInfo) -> str:
+def write(task: AnyTask, zone: ZoneInfo) -> str:
     """One task as a todo.txt line, with `uuid:` so that an edited file re-imports as
     updates of the same tasks."""
     own: dict[str, str] = dict((task.extra or {}).get(NAMESPACE) or {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, false
 from sqlmodel import Session, col, select
@@ -47,56 +48,78 @@ def exactly(text: str) -> ColumnElement[bool] | None:
     return col(Task.id) == task_id if task_id is not None else None
 
 
-def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = False) -> Task:
-    """Resolve a reference among the user's own tasks.
+def referenced(user_id: uuid.UUID, ref: str) -> tuple[SelectOfScalar[Task], str, bool]:
+    """The owned query narrowed to the tasks a reference may name, the reference as
+    read, and whether it is a prefix (which may match several: see `only_match`).
 
     A reference is a per-user number (`7`), a full UUID, or a unique prefix of at least
     four hex digits of the UUID (hyphens optional). All-digit references are numbers.
-    Unknown and another user's task raise the same `TaskNotFound`.
     """
     text = ref.strip()
     query = owned_query(user_id)
     if (exact := exactly(text)) is not None:
-        query = query.where(exact)
-    else:
-        prefix = text.lower().replace("-", "")
-        if len(prefix) < MIN_PREFIX_LENGTH or not _HEX_PREFIX.fullmatch(prefix):
-            raise ValidationError(
-                f"{shortened(text)!r} is not a task number, a UUID or a UUID prefix of at least "
-                f"{MIN_PREFIX_LENGTH} hex digits",
-                details={"ref": text},
-            )
-        if len(prefix) > _UUID_HEX_DIGITS:
-            raise task_not_found(text)
-        # The UUIDs that start with a prefix form one range, lowest to highest, so the
-        # primary key (user_id, id) finds them directly instead of reading every task of
-        # the user. Both backends order UUIDs as their hex digits (SQLite stores them
-        # as 32 lower-case hex digits, PostgreSQL compares the bytes).
-        lowest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "0"))
-        highest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "f"))
-        matches = list(
-            session.exec(
-                query.where(col(Task.id).between(lowest, highest))
-                .order_by(col(Task.number))
-                .limit(_AMBIGUOUS_SHOWN + 1)
-            )
+        return query.where(exact), text, False
+    prefix = text.lower().replace("-", "")
+    if len(prefix) < MIN_PREFIX_LENGTH or not _HEX_PREFIX.fullmatch(prefix):
+        raise ValidationError(
+            f"{shortened(text)!r} is not a task number, a UUID or a UUID prefix of at least "
+            f"{MIN_PREFIX_LENGTH} hex digits",
+            details={"ref": text},
         )
-        if len(matches) > 1:
-            shown = matches[:_AMBIGUOUS_SHOWN]
-            listing = ", ".join(f"{t.number} ({str(t.id)[:8]})" for t in shown)
-            more = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
-            raise AmbiguousReference(
-                f"{shortened(text)!r} matches several tasks: {listing}{more}; use a longer prefix.",
-                details={
-                    "ref": text,
-                    "matches": [{"number": t.number, "id": str(t.id)} for t in shown],
-                },
-            )
-        if not matches:
-            raise task_not_found(text)
+    if len(prefix) > _UUID_HEX_DIGITS:
+        raise task_not_found(text)
+    # The UUIDs that start with a prefix form one range, lowest to highest, so the
+    # primary key (user_id, id) finds them directly instead of reading every task of
+    # the user. Both backends order UUIDs as their hex digits (SQLite stores them
+    # as 32 lower-case hex digits, PostgreSQL compares the bytes).
+    lowest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "0"))
+    highest = uuid.UUID(prefix.ljust(_UUID_HEX_DIGITS, "f"))
+    narrowed = (
+        query.where(col(Task.id).between(lowest, highest))
+        .order_by(col(Task.number))
+        .limit(_AMBIGUOUS_SHOWN + 1)
+    )
+    return narrowed, text, True
+
+
+class _Numbered(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def number(self) -> int: ...
+
+
+_Match = TypeVar("_Match", bound=_Numbered)
+
+
+def only_match(text: str, matches: Sequence[_Match]) -> _Match:
+    """The one task a reference's query found; none or several are the user's error."""
+    if len(matches) > 1:
+        shown = matches[:_AMBIGUOUS_SHOWN]
+        listing = ", ".join(f"{t.number} ({str(t.id)[:8]})" for t in shown)
+        more = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
+        raise AmbiguousReference(
+            f"{shortened(text)!r} matches several tasks: {listing}{more}; use a longer prefix.",
+            details={
+                "ref": text,
+                "matches": [{"number": t.number, "id": str(t.id)} for t in shown],
+            },
+        )
+    if not matches:
+        raise task_not_found(text)
+    return matches[0]
+
+
+def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = False) -> Task:
+    """Resolve a reference (see `referenced`) among the user's own tasks, as the ORM
+    object a write changes; `lock` locks its row. Unknown and another user's task raise
+    the same `TaskNotFound`."""
+    query, text, prefix = referenced(user_id, ref)
+    if prefix:
+        match = only_match(text, list(session.exec(query)))
         if not lock:
-            return matches[0]
-        query = query.where(col(Task.id) == matches[0].id)
+            return match
+        query = owned_query(user_id).where(col(Task.id) == match.id)
     if lock:
         found = locked(session, user_id, query)
         if not found:

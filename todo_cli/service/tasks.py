@@ -13,17 +13,20 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import true, update
+from sqlalchemy import CompoundSelect, Connection, Row, null, true, type_coerce, union_all, update
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from todo_cli import db
 from todo_cli.errors import PreconditionFailed, ValidationError
 from todo_cli.models import (
+    RECORD_COLUMNS,
     RELATED_FIELDS,
+    NoteRecord,
     Task,
     TaskCreate,
     TaskNote,
+    TaskRecord,
     TaskTag,
     TaskUpdate,
     User,
@@ -32,7 +35,14 @@ from todo_cli.models import (
 )
 from todo_cli.service import query as query_language
 from todo_cli.service.query import Filter
-from todo_cli.service.references import owned_query, owned_task, owned_tasks
+from todo_cli.service.references import (
+    only_match,
+    owned_query,
+    owned_task,
+    owned_tasks,
+    referenced,
+    task_not_found,
+)
 from todo_cli.service.transaction import Recorder, transaction, writing
 from todo_cli.service.users import require_user
 from todo_cli.service.validation import (
@@ -53,6 +63,9 @@ UTC_ZONE = ZoneInfo("UTC")
 _TASKS = Task.__table__  # type: ignore[attr-defined]
 _TAGS = TaskTag.__table__  # type: ignore[attr-defined]
 _NOTES = TaskNote.__table__  # type: ignore[attr-defined]
+# The table's own columns: their types read the values as the ORM's attributes do
+# (aware UTC datetimes on both backends, UUIDs, booleans, JSON).
+_RECORD_COLUMNS = tuple(_TASKS.c[name] for name in RECORD_COLUMNS)
 
 
 def write_task(
@@ -236,8 +249,17 @@ def add_note(session: Session, *, user_id: uuid.UUID, ref: str, text: str) -> Ta
     return written
 
 
-def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> Task:
-    return owned_task(session, user_id, ref)
+def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> TaskRecord:
+    """One of the user's tasks by reference (see `references.referenced`), read-only."""
+    query, text, prefix = referenced(user_id, ref)
+    rows = _rows(session, query)
+    if prefix:
+        row = only_match(text, rows)
+    elif rows:
+        row = rows[0]
+    else:
+        raise task_not_found(text)
+    return _records(session, user_id, [row])[0]
 
 
 def list_tasks(
@@ -250,7 +272,7 @@ def list_tasks(
     filter: Filter | str | Sequence[str] | None = None,
     sort: str | None = None,
     zone: ZoneInfo = UTC_ZONE,
-) -> list[Task]:
+) -> list[TaskRecord]:
     """A user's tasks, newest first unless `sort` says otherwise (ties broken by id, so
     pages are stable).
 
@@ -260,7 +282,7 @@ def list_tasks(
     pending tasks.
     """
     query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, offset)
-    tasks = list(session.exec(query))
+    tasks = _records(session, user_id, _rows(session, query))
     if not tasks:
         # Only an empty answer needs the user looked up: tasks have an owner.
         require_user(session, user_id)
@@ -274,7 +296,7 @@ def next_tasks(
     limit: int | None = None,
     filter: Filter | str | Sequence[str] | None = None,
     zone: ZoneInfo = UTC_ZONE,
-) -> list[Task]:
+) -> list[TaskRecord]:
     """What to do next: pending tasks not waiting (or those `filter` selects), by due
     (overdue first, then soonest, then those without one), then priority (H, M, none,
     L), then oldest."""
@@ -288,7 +310,8 @@ def next_tasks(
     query = _where(owned_query(user_id), user_id, None, parsed).order_by(
         *query_language.NEXT_SORT.order_by()
     )
-    tasks = list(session.exec(query.limit(limit) if limit is not None else query))
+    query = query.limit(limit) if limit is not None else query
+    tasks = _records(session, user_id, _rows(session, query))
     if not tasks:
         require_user(session, user_id)
     return tasks
@@ -303,14 +326,21 @@ def iter_tasks(
     filter: Filter | str | Sequence[str] | None = None,
     sort: str | None = None,
     zone: ZoneInfo = UTC_ZONE,
-) -> Iterator[Task]:
+) -> Iterator[TaskRecord]:
     """Like `list_tasks`, but fetched in batches, so memory stays flat for any count."""
     # The limit is checked there and applied here, batch by batch.
     query = _checked_list_query(session, user_id, status, filter, sort, zone, limit, 0).limit(None)
     if sort is None:
         # The default order, newest first, is a unique key: each batch starts after the
         # last row of the one before.
-        tasks = db.in_batches(session, query, Task, ("created_at", "id"), limit=limit)
+        tasks = db.in_batches(
+            session,
+            query,
+            Task,
+            ("created_at", "id"),
+            limit=limit,
+            fetch=lambda page: _records(session, user_id, _rows(session, page)),
+        )
     else:
         tasks = _in_pages(session, user_id, query, limit)
     first = next(tasks, None)
@@ -327,7 +357,7 @@ def _in_pages(
     query: SelectOfScalar[Task],
     limit: int | None,
     size: int = 500,
-) -> Iterator[Task]:
+) -> Iterator[TaskRecord]:
     """A listing in another order than the default: the ids in that order from one
     statement (one snapshot, so no row is skipped or repeated however the pages fall
     while others write), then the tasks `size` at a time. Memory holds the ids only."""
@@ -335,11 +365,66 @@ def _in_pages(
     ids: list[uuid.UUID] = list(session.execute(ordered).scalars())
     for start in range(0, len(ids), size):
         batch = ids[start : start + size]
-        found = {
-            task.id: task
-            for task in session.exec(owned_query(user_id).where(col(Task.id).in_(batch)))
-        }
+        rows = _rows(session, owned_query(user_id).where(col(Task.id).in_(batch)))
+        found = {task.id: task for task in _records(session, user_id, rows)}
         yield from (found[task_id] for task_id in batch if task_id in found)
+
+
+def _rows(session: Session, query: SelectOfScalar[Task]) -> Sequence[Row[Any]]:
+    """The task columns of what an owned query selects, as rows: one statement, built
+    from the query itself (its user, filter, order and paging), with no ORM object."""
+    return _reading(session).execute(query.with_only_columns(*_RECORD_COLUMNS)).all()
+
+
+def _records(session: Session, user_id: uuid.UUID, rows: Sequence[Row[Any]]) -> list[TaskRecord]:
+    """The tasks of `rows` with their tags and notes, read in one more statement."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    tags: dict[uuid.UUID, list[str]] = {}
+    notes: dict[uuid.UUID, list[NoteRecord]] = {}
+    for task_id, text, note_id, created_at in _reading(session).execute(_related(user_id, ids)):
+        if note_id is None:
+            tags.setdefault(task_id, []).append(text)
+        else:
+            notes.setdefault(task_id, []).append(NoteRecord(note_id, created_at, text))
+    return [
+        TaskRecord._make(
+            (*row, sorted(tags.get(row.id, ())), sorted(notes.get(row.id, ()), key=_note_order))
+        )
+        for row in rows
+    ]
+
+
+def _reading(session: Session) -> Connection:
+    """The session's connection, for statements whose rows are read as rows: no ORM
+    loading on the way. What the session holds unwritten is written first, as the ORM
+    does before a query of its own."""
+    session.flush()
+    return session.connection()
+
+
+def _note_order(note: NoteRecord) -> tuple[datetime, uuid.UUID]:
+    return note.created_at, note.id
+
+
+def _related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> CompoundSelect[Any]:
+    """The tags and notes of these tasks as one statement: `(task_id, text, note_id,
+    created_at)`, a tag's note columns null. Each side starts from its table's key
+    (user_id, task_id, …), as the relationships' own queries do."""
+    notes, tags = _NOTES, _TAGS
+    return union_all(
+        select(notes.c.task_id, notes.c.text, notes.c.id, notes.c.created_at).where(
+            notes.c.user_id == user_id, notes.c.task_id.in_(ids)
+        ),
+        # The first side types the columns; these nulls only fill the shape.
+        select(
+            tags.c.task_id,
+            tags.c.tag,
+            type_coerce(null(), notes.c.id.type),
+            type_coerce(null(), notes.c.created_at.type),
+        ).where(tags.c.user_id == user_id, tags.c.task_id.in_(ids)),
+    )
 
 
 def count_tasks(

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from todo_cli.errors import ValidationError
-from todo_cli.models import Task, User, utcnow
+from todo_cli.models import AnyTask, Task, User, utcnow
 from todo_cli.service import formats, formats_taskwarrior, formats_todotxt
 from todo_cli.service.formats import Incoming, Parsed, Rejected, Skipped, local_day
 from todo_cli.service.references import owned_query
@@ -37,7 +37,7 @@ _PARSERS: dict[Format, Callable[[str, ZoneInfo], Iterator[Parsed]]] = {
     "taskwarrior": formats_taskwarrior.parse,
     "todotxt": formats_todotxt.parse,
 }
-_WRITERS: dict[Format, Callable[[Task, ZoneInfo], str]] = {
+_WRITERS: dict[Format, Callable[[AnyTask, ZoneInfo], str]] = {
     "json": formats.write_ndjson,
     "taskwarrior": formats_taskwarrior.write,
     "todotxt": formats_todotxt.write,
@@ -304,7 +304,7 @@ def export_tasks(
     user_id: uuid.UUID,
     format: Format,
     zone: ZoneInfo = UTC_ZONE,
-    tasks: Iterable[Task] | None = None,
+    tasks: Iterable[AnyTask] | None = None,
 ) -> Iterator[str]:
     """The user's tasks in a format, as chunks of text to write one after another.
 
