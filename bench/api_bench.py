@@ -41,6 +41,8 @@ from bench.common import (
 
 HOST = "127.0.0.1"
 CONNECTIONS = 1000
+# The other load of issue 17's GET budget: a pool-sized number of clients.
+FEW_CONNECTIONS = 64
 # The ceiling and the lean reference run under bench.serve: uvicorn with the same settings
 # (h11, asyncio, no access log, N workers) plus TCP_NODELAY (see bench/serve.py).
 SERVE = "{python} -m bench.serve {app} --host {{host}} --port {{port}} --workers {{workers}}"
@@ -182,31 +184,39 @@ def _mint(user_id: uuid.UUID, secret: str) -> str:
 
 
 def _wrk(
-    port: int, work: Path, data: Path, mode: str, seconds: float, think_ms: int = 0
+    port: int,
+    work: Path,
+    data: Path,
+    mode: str,
+    seconds: float,
+    think_ms: int = 0,
+    connections: int = CONNECTIONS,
 ) -> dict[str, Any]:
     script = (BENCH_DIR / "wrk_mixed.lua").read_text()
     script = script.replace("@DATA@", str(data)).replace("@MODE@", mode)
     script = script.replace("@THINK_MS@", str(think_ms))
     path = work / f"wrk_{mode}_{think_ms}.lua"
     path.write_text(script)
-    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--timeout", "10s"]
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s"]
     argv += ["-s", str(path), f"http://{HOST}:{port}"]
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds + 120)
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             raw = json.loads(line[len("BENCH_JSON ") :])
-            return _wrk_summary(raw, mode, think_ms)
+            return _wrk_summary(raw, mode, think_ms, connections)
     raise RuntimeError(f"wrk printed no result: {done.stdout[-400:]} {done.stderr[-400:]}")
 
 
-def _wrk_summary(raw: dict[str, Any], mode: str, think_ms: int) -> dict[str, Any]:
+def _wrk_summary(
+    raw: dict[str, Any], mode: str, think_ms: int, connections: int = CONNECTIONS
+) -> dict[str, Any]:
     seconds = raw["duration_us"] / 1e6
     non_2xx = sum(n for s, n in raw["statuses"].items() if not 200 <= int(s) < 300)
     socket_errors = sum(v for k, v in raw["errors"].items() if k != "status")
     latency = {k: v / 1000 for k, v in raw["latency_us"].items()}
     return {
         "mode": mode,
-        "connections": CONNECTIONS,
+        "connections": connections,
         "think_ms": think_ms,
         "seconds": round(seconds, 1),
         "requests": raw["requests"],
@@ -297,6 +307,10 @@ def _measure(
         log(f"api: lean reference GET (bench/lean_app.py), {short}s with {CONNECTIONS} connections")
         with Server(LEAN_CMD.replace("{workers}", workers), env, work, "/ready") as srv:
             result["lean_get"] = _wrk(srv.port, work, data_file, "get", short)
+            log(f"api: lean reference GET, {short}s with {FEW_CONNECTIONS} connections")
+            result["lean_get_few"] = _wrk(
+                srv.port, work, data_file, "get", short, connections=FEW_CONNECTIONS
+            )
         lean = result["lean_get"]
         log(f"  lean GET: {lean['rps']:.0f} req/s, p95 {lean['latency_ms']['p95']:.0f} ms")
     log("api: TCP_NODELAY check: bare endpoint at 100 req/s, plain uvicorn vs bench.serve")
@@ -328,6 +342,10 @@ def _measure(
                 f"  GET: {result['get']['rps']:.0f} req/s,"
                 f" p95 {result['get']['latency_ms']['p95']:.0f} ms"
             )
+            log(f"api: GET only, {short}s with {FEW_CONNECTIONS} connections")
+            result["get_few"] = _wrk(
+                srv.port, work, data_file, "get", short, connections=FEW_CONNECTIONS
+            )
             settle(srv.port, probe, token)
             log(f"api: mixed closed loop, {mixed_seconds:.0f}s with {CONNECTIONS} connections")
             result["mixed"] = _wrk(srv.port, work, data_file, "mixed", mixed_seconds)
@@ -336,15 +354,15 @@ def _measure(
                 f"  mixed: {m['rps']:.0f} req/s, p95 {m['latency_ms']['p95']:.0f} ms,"
                 f" errors {m['errors']}"
             )
-            think = 2000
-            settle(srv.port, probe, token)
-            log(f"api: mixed, {CONNECTIONS} users with {think} ms mean think time, {short}s")
-            result["mixed_think"] = _wrk(srv.port, work, data_file, "mixed", short, think)
-            m = result["mixed_think"]
-            log(
-                f"  think: {m['rps']:.0f} req/s, p95 {m['latency_ms']['p95']:.0f} ms,"
-                f" errors {m['errors']}"
-            )
+            for key, think in (("mixed_think", 2000), ("mixed_think_1s", 1000)):
+                settle(srv.port, probe, token)
+                log(f"api: mixed, {CONNECTIONS} users with {think} ms mean think time, {short}s")
+                result[key] = _wrk(srv.port, work, data_file, "mixed", short, think)
+                m = result[key]
+                log(
+                    f"  think: {m['rps']:.0f} req/s, p95 {m['latency_ms']['p95']:.0f} ms,"
+                    f" errors {m['errors']}"
+                )
         result["open_loop"] = []
         for rate in (100, 300, 1000):
             waited = settle(srv.port, probe, token)

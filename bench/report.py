@@ -613,9 +613,12 @@ def _api_section(api: dict[str, Any]) -> str:
     labels = {
         "ceiling": "ceiling: bare FastAPI endpoint, constant JSON",
         "lean_get": "lean reference: the same GET, async psycopg, no ORM (`bench/lean_app.py`)",
+        "lean_get_few": "lean reference GET, 64 connections",
         "get": "task GET by id",
+        "get_few": "task GET by id, 64 connections",
         "mixed": "mixed 70% read / 30% write (closed loop, no think time)",
         "mixed_think": "mixed, 1,000 users thinking 0–4 s (mean 2 s) between requests",
+        "mixed_think_1s": "mixed, 1,000 users thinking 0–2 s (mean 1 s) between requests",
     }
     for key, label in labels.items():
         r = api.get(key)
@@ -658,6 +661,13 @@ def _api_section(api: dict[str, Any]) -> str:
                 "In a closed loop with no think time, latency ≈ connections ÷ throughput "
                 "(Little's law): 1,000 connections at a p95 of 200 ms need ~5,000 req/s.\n"
             )
+        for get_key, lean_key in (("get", "lean_get"), ("get_few", "lean_get_few")):
+            mine, reference = api.get(get_key), api.get(lean_key)
+            if mine and reference:
+                parts.append(
+                    f"Task GET ÷ lean reference at {mine['connections']:,} connections, the same "
+                    f"workers: **{_x(ratio(mine['rps'], reference['rps']))}**.\n"
+                )
         lean = api.get("lean_get")
         if lean and ceiling:
             parts.append(
