@@ -165,6 +165,23 @@ def test_a_change_is_offered_at_the_next_tab(tasks: str, tmp_path: Path) -> None
     assert real_bash(tmp_path, ["todo", "reopen", ""]) == ["1", "3"]
 
 
+def test_tasks_an_import_or_an_undo_writes_are_offered_too(tasks: str, tmp_path: Path) -> None:
+    """Such writes leave no ORM object behind (multi-row statements): the PostgreSQL
+    cache reads what they changed from the database."""
+    assert complete_bash("todo done ", 2) == ["1", "2"]
+    file = tmp_path / "t.txt"
+    file.write_text("Imported one @fresh\n")  # a todo.txt context is a tag
+    assert invoke("import", str(file))[0] == 0
+    assert complete_bash("todo done ", 2) == ["1", "2", "4"]
+    assert complete_bash("todo add x +fr", 3) == ["+fresh"]
+    assert invoke("undo")[0] == 0
+    assert complete_bash("todo done ", 2) == ["1", "2"]
+    assert invoke("rm", "2")[0] == 0
+    assert complete_bash("todo done ", 2) == ["1"]
+    assert invoke("undo")[0] == 0
+    assert complete_bash("todo done ", 2) == ["1", "2"]
+
+
 # --- tags, projects, users, inline words ------------------------------------------------
 
 
@@ -222,6 +239,7 @@ def test_a_dash_word_is_no_tag_where_it_is_not_one(tasks: str) -> None:
     assert "-home" not in complete_bash("todo edit 3 --title -", 4)  # that is the title
     assert complete_bash("todo edit 3 --", 3)[:1] == ["--title"]  # `--` is options only
     assert "-home" not in complete_bash("todo edit 3 --", 3)
+    assert "-home" not in complete_bash("todo edit -", 2)  # the task's reference comes first
     # In a filter, `-errand` means "not the word errand", and in add it is no attribute.
     assert complete_bash("todo list -er", 2) == []
     assert complete_bash("todo add x -h", 3) == ["-h"]

@@ -31,6 +31,7 @@ QUERIES = {
     "projects": _complete.PROJECTS_SQL,
     "users": _complete.USERS_SQL,
     "refresh all": _complete.REFRESH_ALL_SQL,
+    "changed tasks": _complete.CHANGED_SQL,
 }
 KEYWORDS = {
     "select",

@@ -227,3 +227,32 @@ def test_the_log_is_pruned_to_its_retention(session: Session, alice: User) -> No
     first_recent = transaction.PRUNE_EVERY + 3
     assert 1 < kept[0] <= first_recent
     assert kept[1] >= transaction.KEEP_CHANGES
+
+
+def test_a_task_an_undo_deletes_is_gone_from_the_session(session: Session, alice: User) -> None:
+    """The undo deletes without the ORM: the session must not keep the task as if alive."""
+    task = service.create_task(session, user_id=alice.id, task=TaskCreate(title="x", tags=["a"]))
+    service.undo_change(session, user_id=alice.id)
+    assert session.get(Task, (alice.id, task.id)) is None
+    service.redo_change(session, user_id=alice.id)
+    again = session.get(Task, (alice.id, task.id))
+    assert again is not None and again.tags == ["a"] and again.version == task.version + 1
+
+
+LISTED = 33_000
+
+
+@pytest.mark.slow
+def test_a_listing_without_a_limit_holds_more_tasks_than_one_statement_binds(
+    session: Session, alice: User
+) -> None:
+    """Tags and notes are read a batch of ids at a time (PostgreSQL binds at most 65,535
+    parameters, and each id of a batch is bound twice)."""
+    for start in range(0, LISTED, 8_250):
+        text = "".join(f"Task {n} @t{n % 3}\n" for n in range(start, start + 8_250))
+        report = service.import_tasks(session, user_id=alice.id, text=text, format="todotxt")
+        assert report.added == 8_250
+    tasks = service.next_tasks(session, user_id=alice.id, limit=None)
+    assert len(tasks) == LISTED
+    assert {task.tags[0] for task in tasks} == {"t0", "t1", "t2"}
+    assert len(service.list_tasks(session, user_id=alice.id, sort="id")) == LISTED

@@ -73,6 +73,15 @@ _REFRESH_REST = (
     " UNION ALL SELECT 'user', CAST(id AS VARCHAR(36)), NULL, name, NULL FROM users"
 )
 REFRESH_ALL_SQL = _REFRESH_TASKS + _REFRESH_REST
+# The rows of some tasks only (`:ids`, expanded), for a change the session cannot tell.
+CHANGED_SQL = (
+    _REFRESH_TASKS
+    + " AND id IN :ids"
+    + " UNION ALL SELECT 'tag', NULL, NULL, tag, NULL FROM task_tags"
+    " WHERE user_id = :user_id AND task_id IN :ids GROUP BY tag"
+    " UNION ALL SELECT 'project', NULL, NULL, project, NULL FROM tasks"
+    " WHERE user_id = :user_id AND id IN :ids AND project IS NOT NULL GROUP BY project"
+)
 
 
 def _plain_help(text: str) -> str:
@@ -193,6 +202,8 @@ def _removed_tags(ctx: typer.Context, incomplete: str) -> list[str]:
     """
     if ctx.info_name != "edit":
         return []  # elsewhere a leading dash is no tag word (a filter's `-word` is "not")
+    if ctx.params.get("ref") is None and ctx.params.get("filter") is None:
+        return []  # the task's reference comes first: `todo edit -home` names no task
     before = _words_before()
     valued = {
         name
@@ -600,18 +611,29 @@ def remember(session: Session, url: DatabaseURL, user: User) -> None:
 def _changed_rows(
     session: Session, user_id: uuid.UUID, task_ids: frozenset[uuid.UUID]
 ) -> list[tuple[Any, ...]]:
-    """Rows as REFRESH_ALL_SQL gives them, of the changed tasks the session holds."""
+    """Rows as REFRESH_ALL_SQL gives them, of the changed tasks: from the session when it
+    holds them as the change left them (`add`, `done`: no query), else from the database
+    (an import, an undo: tasks written without ORM objects, or deleted)."""
     from todo_cli.models import Task
 
     rows: list[tuple[Any, ...]] = []
+    unseen: list[uuid.UUID] = []
     for task_id in task_ids:
         task = session.identity_map.get(session.identity_key(Task, (user_id, task_id)))
         if not isinstance(task, Task) or task in session.deleted:
+            unseen.append(task_id)
             continue
         rows.append(("task", task.id, task.number, task.title, task.is_completed))
         rows.extend(("tag", None, None, tag, None) for tag in task.tags)
         if task.project is not None:
             rows.append(("project", None, None, task.project, None))
+    if unseen:
+        from sqlalchemy import bindparam, text
+
+        statement = text(CHANGED_SQL).bindparams(bindparam("ids", expanding=True))
+        for start in range(0, len(unseen), 1000):
+            batch = unseen[start : start + 1000]
+            rows.extend(session.execute(statement, {"user_id": user_id, "ids": batch}).all())
     return rows
 
 

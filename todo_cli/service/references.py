@@ -9,15 +9,19 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, CompoundSelect, false, null, type_coerce, union_all
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from todo_cli.errors import AmbiguousReference, TaskNotFound, ValidationError
-from todo_cli.models import Task
+from todo_cli.models import Task, TaskNote, TaskTag
 from todo_cli.service.validation import MAX_NUMBER, MIN_PREFIX_LENGTH, as_uuid, shortened
+
+_TAGS = TaskTag.__table__  # type: ignore[attr-defined]
+_NOTES = TaskNote.__table__  # type: ignore[attr-defined]
 
 _AMBIGUOUS_SHOWN = 10
 # At most this many tasks in one range (`1-10000`): far more than anyone means to name.
@@ -132,28 +136,91 @@ def owned_task(session: Session, user_id: uuid.UUID, ref: str, *, lock: bool = F
 
 
 def locked(session: Session, user_id: uuid.UUID, query: SelectOfScalar[Task]) -> list[Task]:
-    """The tasks of `query` locked for writing, in id order, with their tags and notes.
+    """The tasks of `query` locked for writing, with their tags and notes.
 
-    Two statements: the lock, then the tasks with both collections joined. The second
-    reads after the lock is granted, so it sees the rows the lock protects (a join in
-    the locking statement could return another writer's tag rows from before its
-    commit); every read is fresh (populate_existing), whatever this session loaded.
+    Two statements: the tasks, locked (`FOR UPDATE`; PostgreSQL reads a row again once
+    its lock is granted), then their tags and notes together (`related`). The second is
+    read after the lock, so it sees the rows the lock protects (a join in the locking
+    statement could return another writer's tag rows from before its commit); its rows
+    become the tasks' collections as the ORM would have loaded them. Every read is fresh
+    (populate_existing), whatever this session loaded before.
     """
-    from sqlalchemy.orm import joinedload
+    from sqlalchemy.orm import lazyload
+    from sqlalchemy.orm.attributes import set_committed_value
 
-    ids = list(session.execute(query.with_only_columns(col(Task.id)).with_for_update()).scalars())
-    if not ids:
-        return []
-    return list(
+    tasks = list(
         session.exec(
-            owned_query(user_id)
-            .where(col(Task.id).in_(ids))
-            .order_by(col(Task.id))
-            .options(joinedload(Task.tag_rows), joinedload(Task.note_rows))
+            query.with_for_update()
+            .options(lazyload(Task.tag_rows), lazyload(Task.note_rows))
             .execution_options(populate_existing=True)
         )
-        .unique()
-        .all()
+    )
+    tags: dict[uuid.UUID, list[TaskTag]] = {task.id: [] for task in tasks}
+    notes: dict[uuid.UUID, list[TaskNote]] = {task.id: [] for task in tasks}
+    ids = list(tags)
+    connection = session.connection()
+    for start in range(0, len(ids), RELATED_BATCH):
+        rows = connection.execute(related(user_id, ids[start : start + RELATED_BATCH]))
+        for task_id, text, note_id, created_at in rows:
+            if note_id is None:
+                tag = TaskTag(user_id=user_id, task_id=task_id, tag=text)
+                tags[task_id].append(_persistent(session, tag))
+            else:
+                note = TaskNote(
+                    user_id=user_id, task_id=task_id, id=note_id, created_at=created_at, text=text
+                )
+                notes[task_id].append(_persistent(session, note))
+    for task in tasks:
+        set_committed_value(task, "tag_rows", sorted(tags[task.id], key=_tag_order))
+        set_committed_value(task, "note_rows", sorted(notes[task.id], key=_note_order))
+    return tasks
+
+
+_Row = TypeVar("_Row", TaskTag, TaskNote)
+
+
+def _persistent(session: Session, row: _Row) -> _Row:
+    """`row` as a row of the database the session knows (as a query would have given
+    it): the session's own object for that key if it has one, else this one, attached
+    without any statement. Tags and notes never change in place, only come and go."""
+    from sqlalchemy.orm import make_transient_to_detached
+
+    known = session.identity_map.get(session.identity_key(instance=row))
+    if isinstance(known, type(row)):
+        return known
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+def _tag_order(row: TaskTag) -> str:
+    return row.tag
+
+
+def _note_order(row: TaskNote) -> tuple[datetime, uuid.UUID]:
+    return row.created_at, row.id
+
+
+# Tasks per statement of `related`: any number may be locked or listed at once.
+RELATED_BATCH = 1000
+
+
+def related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> CompoundSelect[Any]:
+    """The tags and notes of these tasks as one statement: `(task_id, text, note_id,
+    created_at)`, a tag's note columns null. Each side starts from its table's key
+    (user_id, task_id, …), as the relationships' own queries do."""
+    notes, tags = _NOTES, _TAGS
+    return union_all(
+        select(notes.c.task_id, notes.c.text, notes.c.id, notes.c.created_at).where(
+            notes.c.user_id == user_id, notes.c.task_id.in_(ids)
+        ),
+        # The first side types the columns; these nulls only fill the shape.
+        select(
+            tags.c.task_id,
+            tags.c.tag,
+            type_coerce(null(), notes.c.id.type),
+            type_coerce(null(), notes.c.created_at.type),
+        ).where(tags.c.user_id == user_id, tags.c.task_id.in_(ids)),
     )
 
 
@@ -196,7 +263,7 @@ def owned_tasks(session: Session, user_id: uuid.UUID, refs: Sequence[str]) -> li
     refs = expand(refs)
     if not refs:
         raise ValidationError("give at least one task")
-    if len(refs) == 1:  # the common case: resolve and lock in one statement
+    if len(refs) == 1:  # the common case: resolve, lock and read in two statements
         return [owned_task(session, user_id, refs[0], lock=True)]
     found: dict[uuid.UUID, Task] = {}
     missing: list[str] = []

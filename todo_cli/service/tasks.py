@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CompoundSelect, Connection, Row, null, true, type_coerce, union_all, update
+from sqlalchemy import Connection, Row, true, update
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -36,11 +36,13 @@ from todo_cli.models import (
 from todo_cli.service import query as query_language
 from todo_cli.service.query import Filter
 from todo_cli.service.references import (
+    RELATED_BATCH,
     only_match,
     owned_query,
     owned_task,
     owned_tasks,
     referenced,
+    related,
     task_not_found,
 )
 from todo_cli.service.transaction import Recorder, transaction, writing
@@ -121,6 +123,8 @@ def write_task(
             session.delete(task)
         else:
             change.delete_later(_TASKS, task.id)
+            # Out of the session with its tags and notes: nothing may find it there again.
+            session.expunge(task)
         return None
     current = task_to_json(task)
     # An import brings the time its source last changed the task; it is not a change itself.
@@ -383,11 +387,15 @@ def _records(session: Session, user_id: uuid.UUID, rows: Sequence[Row[Any]]) -> 
     ids = [row.id for row in rows]
     tags: dict[uuid.UUID, list[str]] = {}
     notes: dict[uuid.UUID, list[NoteRecord]] = {}
-    for task_id, text, note_id, created_at in _reading(session).execute(_related(user_id, ids)):
-        if note_id is None:
-            tags.setdefault(task_id, []).append(text)
-        else:
-            notes.setdefault(task_id, []).append(NoteRecord(note_id, created_at, text))
+    connection = _reading(session)
+    # A batch of ids per statement: a listing without a limit may hold any number.
+    for start in range(0, len(ids), RELATED_BATCH):
+        rows_of = related(user_id, ids[start : start + RELATED_BATCH])
+        for task_id, text, note_id, created_at in connection.execute(rows_of):
+            if note_id is None:
+                tags.setdefault(task_id, []).append(text)
+            else:
+                notes.setdefault(task_id, []).append(NoteRecord(note_id, created_at, text))
     return [
         TaskRecord._make(
             (*row, sorted(tags.get(row.id, ())), sorted(notes.get(row.id, ()), key=_note_order))
@@ -406,25 +414,6 @@ def _reading(session: Session) -> Connection:
 
 def _note_order(note: NoteRecord) -> tuple[datetime, uuid.UUID]:
     return note.created_at, note.id
-
-
-def _related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> CompoundSelect[Any]:
-    """The tags and notes of these tasks as one statement: `(task_id, text, note_id,
-    created_at)`, a tag's note columns null. Each side starts from its table's key
-    (user_id, task_id, …), as the relationships' own queries do."""
-    notes, tags = _NOTES, _TAGS
-    return union_all(
-        select(notes.c.task_id, notes.c.text, notes.c.id, notes.c.created_at).where(
-            notes.c.user_id == user_id, notes.c.task_id.in_(ids)
-        ),
-        # The first side types the columns; these nulls only fill the shape.
-        select(
-            tags.c.task_id,
-            tags.c.tag,
-            type_coerce(null(), notes.c.id.type),
-            type_coerce(null(), notes.c.created_at.type),
-        ).where(tags.c.user_id == user_id, tags.c.task_id.in_(ids)),
-    )
 
 
 def count_tasks(
