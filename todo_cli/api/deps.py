@@ -186,7 +186,7 @@ def time_zones() -> frozenset[str]:
     return frozenset(available_timezones() - {"localtime", "Factory"})
 
 
-def _zone(
+async def _zone(
     tz: Annotated[
         str | None,
         Query(
@@ -196,6 +196,9 @@ def _zone(
         ),
     ] = None,
 ) -> ZoneInfo | None:
+    # On the event loop, as every dependency here: a route's one hop to a worker thread
+    # is its own body. (`time_zones` was read when the document was made; a ZoneInfo is
+    # cached after its first load.)
     if tz is None:
         return None
     if tz not in time_zones():
