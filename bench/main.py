@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench import report
 
     text = report.render()
+    if REPORT_PATH.exists():
+        text = report.merged(text, REPORT_PATH.read_text())
     REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
     REPORT_PATH.write_text(text)
     log(f"wrote {REPORT_PATH}")

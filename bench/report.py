@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -100,6 +101,85 @@ def render() -> str:
     w(_import_section())
     w(_method())
     return "\n".join(out)
+
+
+# The sections `render` writes from one result each; a section whose result this machine
+# does not have is kept as the document has it.
+_SECTION_RESULTS = {
+    "## CLI latency": "cli",
+    "## Service layer at scale": "service",
+    "## API under load": "api",
+    "## Memory": "memory",
+    "## Round trips and the warm server": "roundtrips",
+    "## Import": "import",
+}
+_NOT_MEASURED = "not measured yet"
+
+
+def merged(rendered: str, current: str) -> str:
+    """`rendered` with what it cannot know taken from `current` (the committed report).
+
+    `bench/results/` is not committed, so a run of one section on another machine has no
+    results for the others: their sections, and their rows of the budgets table, stay as
+    `current` has them, and the sections written by hand (a comparison's analysis, say)
+    follow the generated ones as before.
+    """
+    new, old = _sections(rendered), _sections(current)
+    for heading in list(new):
+        result = _SECTION_RESULTS.get(heading)
+        if result is not None and load_result(result) is None and heading in old:
+            new[heading] = old[heading]
+    if "## Budgets" in new and "## Budgets" in old:
+        new["## Budgets"] = _kept_budget_rows(new["## Budgets"], old["## Budgets"])
+    covers = "## What this run covers"
+    if covers in new and covers in old:
+        new[covers] = _kept_status_lines(new[covers], old[covers])
+    for heading, text in old.items():
+        if heading not in new:
+            new[heading] = text
+    return "".join(new.values())
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The document by `## ` heading, in order; what precedes the first one under ''."""
+    sections: dict[str, str] = {}
+    heading = ""
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            heading = line.rstrip("\n")
+        sections[heading] = sections.get(heading, "") + line
+    return sections
+
+
+def _kept_budget_rows(new: str, old: str) -> str:
+    """Budget rows this run could not measure, as `old` has them. A row is known by its
+    budget's words without the numbers (which only the results know), or failing that
+    by the one old row whose budget begins so (an old row may say more, its backend)."""
+    earlier = {_row_key(line): line for line in old.splitlines(keepends=True) if "|" in line}
+    kept = []
+    for line in new.splitlines(keepends=True):
+        key = _row_key(line) if _NOT_MEASURED in line else None
+        if key is not None:
+            found = earlier.get(key)
+            if found is None:
+                longer = [row for other, row in earlier.items() if other.startswith(key)]
+                found = longer[0] if len(longer) == 1 else None
+            line = found or line
+        kept.append(line)
+    return "".join(kept)
+
+
+def _row_key(line: str) -> str:
+    return re.sub(r"[\d,.–\s]+", " ", line.split("|")[1]).strip()
+
+
+def _kept_status_lines(new: str, old: str) -> str:
+    """ "- CLI latency: not run yet." as `old` says it, for a section kept from it."""
+    earlier = {line.split(":")[0]: line for line in old.splitlines(keepends=True)}
+    return "".join(
+        earlier.get(line.split(":")[0], line) if "not run yet" in line else line
+        for line in new.splitlines(keepends=True)
+    )
 
 
 def _import_section() -> str:
