@@ -17,7 +17,6 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -26,7 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from bench.latency_proxy import Counts, Proxy
-from tests.warm import TIMEOUT, TODO, Warm, make_runtime_dir
+from tests.warm import TIMEOUT, TODO, Warm
+from tests.warm import warm_server as warm_server  # the `server` fixture
 from todo_cli import db, service
 from todo_cli.config import DatabaseURL
 from todo_cli.models import Task, TaskCreate, User
@@ -108,15 +108,6 @@ def test_in_process_command_round_trips(
     assert proxy.counts.connections == 1
     assert pings == 0, proxy.counts.describe()  # a fresh connection is never pinged
     assert trips <= cold, f"todo {' '.join(args)}: {trips} round trips\n{proxy.counts.describe()}"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Warm]:
-    warm = Warm(make_runtime_dir(tmp_path))
-    try:
-        yield warm
-    finally:
-        warm.stop()
 
 
 def test_warm_command_round_trips(prepared: tuple[Proxy, dict[str, str]], server: Warm) -> None:

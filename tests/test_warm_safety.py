@@ -13,23 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.warm import Warm, make_runtime_dir
+from tests.warm import warm_server as warm_server  # the `server` fixture
 from todo_cli.errors import ExitCode
 from todo_cli.warm import client
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Warm]:
-    warm = Warm(make_runtime_dir(tmp_path))
-    try:
-        yield warm
-    finally:
-        warm.stop()
 
 
 def test_a_stale_server_is_bypassed_then_replaced(server: Warm) -> None:

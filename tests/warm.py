@@ -18,9 +18,12 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from todo_cli.warm import client
 
@@ -122,6 +125,17 @@ def make_runtime_dir(tmp: Path) -> Path:
     path = tmp / "run"
     path.mkdir(mode=0o700)
     return path
+
+
+@pytest.fixture(name="server")
+def warm_server(tmp_path: Path) -> Iterator[Warm]:
+    """A warm server with a socket directory of its own, stopped after the test (a module
+    imports this to have the `server` fixture)."""
+    warm = Warm(make_runtime_dir(tmp_path))
+    try:
+        yield warm
+    finally:
+        warm.stop()
 
 
 def on_terminal(

@@ -176,23 +176,19 @@ def _when(field: str, value: Any, zone: ZoneInfo, now: datetime) -> When | None:
         ) from None
 
 
-def _due(value: Any, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
-    # The one date that also keeps its day, for a due given as a day.
-    when = _when("due", value, zone, now)
-    if when is None:
-        return {"due": None, "due_date": None}
-    return {"due": when.instant, "due_date": when.day}
-
-
 def _attribute_cleaner(attribute: Attribute) -> Callable[[Any, ZoneInfo, datetime], dict[str, Any]]:
     """The check of an attribute of `service.attributes.ATTRIBUTES`: a date phrase read in
-    the zone, or text checked by its rule and turned into its column's value."""
+    the zone (its instant, and its day in `day_field` when it has one), or text checked by
+    its rule and turned into its column's value."""
     name = attribute.name
 
     def clean(value: Any, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
         if attribute.is_date:
             when = _when(name, value, zone, now)
-            return {name: when.instant if when is not None else None}
+            cleaned: dict[str, Any] = {name: when.instant if when is not None else None}
+            if attribute.day_field:
+                cleaned[attribute.day_field] = when.day if when is not None else None
+            return cleaned
         if value is None:
             return {name: attribute.to_column(None)}
         return {name: attribute.to_column(_attribute(attribute.check, value, name))}
@@ -231,7 +227,6 @@ _CLEANERS: dict[str, Callable[[Any, ZoneInfo, datetime], dict[str, Any]]] = {
     "description": _description,
     "is_completed": _completed,
     **{attribute.name: _attribute_cleaner(attribute) for attribute in ATTRIBUTES},
-    "due": _due,
     "tags": _tags,
     "add_tags": _tag_changes("add_tags"),
     "remove_tags": _tag_changes("remove_tags"),
