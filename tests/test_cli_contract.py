@@ -291,6 +291,22 @@ def test_help_shows_the_example(path: tuple[str, ...]) -> None:
     assert code == 0 and "Example:" in out
 
 
+def test_a_command_line_builds_only_the_command_it_runs() -> None:
+    root: Any = typer.main.get_command(app)
+    ctx = typer.Context(root, info_name="todo")
+    listing = root.get_help(ctx)
+    assert dict(root.commands._built) == {}, "`todo --help` built commands to list them"
+    root.get_command(ctx, "add")
+    assert list(root.commands._built) == ["add"]
+    # The listing read from the help text alone is the one the built commands give.
+    limit = 80 - 6 - max(len(name) for name in root.commands)
+    for name, command in root.commands.items():
+        if not command.hidden:
+            assert re.search(rf"^  {re.escape(name)} +", listing, re.M), name
+            short = command.get_short_help_str(limit)
+            assert " ".join(short.split()[:3]) in " ".join(listing.split()), name
+
+
 # --- start-up weight (the real entry point, in a fresh interpreter) -------------------------
 
 HEAVY = (

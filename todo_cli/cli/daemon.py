@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as json_module
 import os
 import time
 from typing import Any
@@ -37,6 +36,8 @@ def _status(directory: str) -> dict[str, Any] | None:
         return None
     if answer[:1] != [b"status"] or len(answer) < 2:
         return None
+    import json as json_module  # only here: `todo --help` loads this module too
+
     report: dict[str, Any] = json_module.loads(answer[1])
     fresh = report.get("fingerprint") == _own_fingerprint()
     report["stale"] = not fresh
