@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, true, update
@@ -33,8 +33,6 @@ from todo_cli.models import (
     task_to_json,
     utcnow,
 )
-from todo_cli.service import query as query_language
-from todo_cli.service.query import Filter
 from todo_cli.service.references import (
     RELATED_BATCH,
     only_match,
@@ -54,6 +52,10 @@ from todo_cli.service.validation import (
     clean_task_fields,
     search_text,
 )
+
+if TYPE_CHECKING:
+    # Loaded where a filter or a sort is read: `todo add` and `todo done 3` read none.
+    from todo_cli.service.query import Filter
 
 # `pending`: not completed; `active`: pending and not waiting (the CLI's default list).
 Status = Literal["active", "pending", "done", "all"]
@@ -311,6 +313,8 @@ def next_tasks(
     except ValidationError:
         require_user(session, user_id)
         raise
+    from todo_cli.service import query as query_language
+
     query = _where(owned_query(user_id), user_id, None, parsed).order_by(
         *query_language.NEXT_SORT.order_by()
     )
@@ -439,6 +443,8 @@ def count_tasks(
 
 def parse_filter(text: Filter | str | Sequence[str] | None, *, zone: ZoneInfo = UTC_ZONE) -> Filter:
     """A filter read once (dates in `zone`, relative to now), to pass to several calls."""
+    from todo_cli.service import query as query_language
+
     return _parsed(text, zone) or query_language.parse_filter("", zone=zone)
 
 
@@ -656,6 +662,8 @@ def _filter_status(query: _Query, status: Status) -> _Query:
 
 
 def _parsed(filter: Filter | str | Sequence[str] | None, zone: ZoneInfo) -> Filter | None:
+    from todo_cli.service import query as query_language
+
     if filter is None or isinstance(filter, query_language.Filter):
         return filter
     return query_language.parse_filter(filter, zone=zone)
@@ -670,6 +678,8 @@ def _where(
         return _filter_status(query, status or "pending")
     if status is None:
         return query.where(parsed.condition(user_id))
+    from todo_cli.service import query as query_language
+
     bare = query_language.Filter(parsed.source, parsed.node, parsed.now, names_status=True)
     return _filter_status(query, status).where(bare.condition(user_id))
 
@@ -686,6 +696,8 @@ def _checked_list_query(
 ) -> SelectOfScalar[Task]:
     """The list query; an unknown user is a 404 even when the paging, filter or sort is
     also bad, so a caller learns nothing about those rules from a user not theirs."""
+    from todo_cli.service import query as query_language
+
     try:
         if limit is not None:
             bounded("limit", limit, 0, MAX_NUMBER)
