@@ -47,6 +47,11 @@ TITLE_MAX_LENGTH = 255
 # on a write operation's first statement; db.make_engine starts such transactions with
 # BEGIN IMMEDIATE on SQLite, and every other transaction as a plain (deferred) read.
 WRITE_TRANSACTION = "todo_write"
+# Execution option of a statement whose best plan depends on its values (a filter: how
+# many tasks carry a tag, how far a date reaches). On PostgreSQL it is never prepared,
+# so the server plans it for the values it is given each time, instead of falling back
+# to one generic plan after psycopg has prepared it (its 5th use on a connection).
+PLAN_EACH_TIME = "todo_plan_each_time"
 USER_NAME_MAX_LENGTH = 64
 PROJECT_MAX_LENGTH = 128
 TAG_MAX_LENGTH = 64

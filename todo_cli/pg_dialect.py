@@ -24,6 +24,9 @@ does not need. `db.make_engine` uses this one (through SQLAlchemy's dialect regi
   result) needs a transaction too: it gets a BEGIN first, and the transaction ends with
   the session.
 
+A statement marked `models.PLAN_EACH_TIME` (a filtered list or count) is also never
+prepared, so that PostgreSQL plans it for its values every time.
+
 Both keep PgBouncer's transaction mode working: a transaction's messages are one
 pipeline up to its first Sync, and everything else is a single statement.
 """
@@ -37,7 +40,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-from todo_cli.models import WRITE_TRANSACTION
+from todo_cli.models import PLAN_EACH_TIME, WRITE_TRANSACTION
 
 NAME = "postgresql.todo_psycopg"
 DRIVERNAME = "postgresql+todo_psycopg"
@@ -96,6 +99,15 @@ class TodoPsycopgDialect(PGDialect_psycopg):
     # --- transactions ------------------------------------------------------------------
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if context is not None and context.execution_options.get(PLAN_EACH_TIME):
+            # psycopg's own flag: sent unprepared, planned with these values.
+            _begun_with(
+                cursor,
+                statement,
+                context,
+                lambda: cursor.execute(statement, parameters, prepare=False),
+            )
+            return
         _begun_with(
             cursor,
             statement,
