@@ -296,6 +296,9 @@ def test_a_command_line_builds_only_the_command_it_runs() -> None:
     ctx = typer.Context(root, info_name="todo")
     listing = root.get_help(ctx)
     assert dict(root.commands._built) == {}, "`todo --help` built commands to list them"
+    offered = [item.value for item in root.shell_complete(ctx, "")]
+    assert dict(root.commands._built) == {}, "`todo <Tab>` built commands to offer them"
+    assert offered[: len(list(root.commands))] == list(root.commands)
     root.get_command(ctx, "add")
     assert list(root.commands._built) == ["add"]
     # The listing read from the help text alone is the one the built commands give.

@@ -51,6 +51,16 @@ class _TodoGroup(LeanGroup):
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
         return list(self.commands)
 
+    def shell_complete(self, ctx: typer.Context, incomplete: str) -> list[Any]:  # type: ignore[override]
+        """`todo <Tab>`: the command names from the registry, none of them built."""
+        from typer._click.shell_completion import CompletionItem
+
+        names = [n for n in self.commands if n.startswith(incomplete) and not _hidden(n)]
+        items: list[Any] = [CompletionItem(name, help=_short_help(name)(45)) for name in names]
+        # The group's own options (`--version`, `--help`…), as Click offers them.
+        items.extend(typer.core.TyperCommand.shell_complete(self, ctx, incomplete))
+        return items
+
     def format_commands(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
         rows = [(name, _short_help(name)) for name in self.commands if not _hidden(name)]
         if rows:
