@@ -8,7 +8,7 @@ databases: a SQLite file and a PostgreSQL database of their own (`todo_bench_rea
 one user with 10,000 tasks, given attributes as `filter_bench.enrich` gives them, and a
 note on every 7th task. Each worker times, in a shuffled order per round, each call in
 its own session from one pooled engine (as an API request): the first page of 50
-(`list_tasks(filter=…, limit=50)`) for ten filter forms and `get_task` by number, after
+(`list_tasks(filter=…, limit=50)`) for twelve filter forms and `get_task` by number, after
 six warm-up calls of each (past psycopg's prepare on a statement's fifth use, as a
 running server is); and once per round every task (`iter_tasks` → `task_to_json`, what
 `todo list --json` and export stream). Each worker also hashes the JSON of what its
@@ -35,12 +35,14 @@ from bench.common import CACHE_DIR, DB_PREFIX, ROOT, percentile, pg_admin, pg_ur
 FORMS = (
     "",
     "+errand",
+    "+home +errand",
     "project:house",
     "milk",
     "pri:H,M",
     "due.by:fri",
     "status:done done.after:2025-01-01",
     "status:all",
+    "status:waiting",
     "id:3,5-9,100-200",
     "project:house or +errand",
 )
