@@ -1,21 +1,23 @@
-"""On PostgreSQL a filtered read is planned for its values each time it runs.
+"""On PostgreSQL a read filtered by tags is planned for its values each time it runs.
 
-psycopg prepares a statement on its 5th use on a connection, and PostgreSQL then may keep
-one generic plan for it whatever the values: for a filter, a plan chosen without knowing
+psycopg prepares a statement from its 6th use on a connection, and PostgreSQL then may
+keep one generic plan for it whatever the values: for tags, a plan chosen without knowing
 whether a tag is on ten tasks or on five thousand (measured on a 10,000-task user, the
 page of `+home +errand` took 7.0 ms with the generic plan against 3.6 ms planned for its
 values). Statements marked `models.PLAN_EACH_TIME` are therefore sent unprepared; the
-others, such as a task's GET, are still prepared, which this test also checks, so that
-it can tell a prepared statement from one that is not.
+others, a text filter or a task's GET, are still prepared, which this test also checks,
+so that it can tell a prepared statement from one that is not.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from sqlmodel import col, select
+
 from todo_cli import db, service
 from todo_cli.config import DatabaseURL
-from todo_cli.models import TaskCreate
+from todo_cli.models import PLAN_EACH_TIME, Task, TaskCreate
 
 USES = 8  # past psycopg's prepare threshold (5), on one pooled connection
 
@@ -38,6 +40,7 @@ def test_a_filtered_read_is_never_prepared_and_a_plain_get_is(postgres_url: Data
             with sessions() as session:
                 assert len(service.list_tasks(session, user_id=user.id, filter="+errand")) == 3
                 assert service.count_tasks(session, user_id=user.id, filter="+errand") == 3
+                assert len(service.list_tasks(session, user_id=user.id, filter="task")) == 6
                 assert service.get_task(session, user_id=user.id, ref="1").title == "Task 0"
         with engine.connect() as connection:
             prepared = [
@@ -48,5 +51,18 @@ def test_a_filtered_read_is_never_prepared_and_a_plain_get_is(postgres_url: Data
             ]
     finally:
         engine.dispose()
-    assert any("tasks.number" in statement for statement in prepared), prepared
+    assert any("tasks.number =" in statement for statement in prepared), prepared
+    assert any("search_text LIKE" in statement for statement in prepared), prepared
     assert not [statement for statement in prepared if "task_tags.tag =" in statement]
+
+
+def test_a_streamed_read_may_ask_to_be_planned_each_time(postgres_url: DatabaseURL) -> None:
+    """A server-side cursor (a streamed result) is never prepared and takes no such flag."""
+    engine = db.make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            query = select(col(Task.id)).limit(3).execution_options(**{PLAN_EACH_TIME: True})
+            streamed = connection.execution_options(stream_results=True).execute(query)
+            assert streamed.all() is not None
+    finally:
+        engine.dispose()

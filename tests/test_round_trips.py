@@ -46,7 +46,7 @@ def _target(url: DatabaseURL) -> tuple[str, int]:
 def _counted(counts: Counts) -> tuple[int, int]:
     """(the command's own round trips, the pool's pings).
 
-    psycopg's one-off preparing of a statement on its fifth use on a connection (a Parse
+    psycopg's one-off preparing of a statement on its sixth use on a connection (a Parse
     and a Sync, before the Bind and Execute that follow as usual) is not the command's: on
     the warm server's connection each statement pays it once, then never again.
     """

@@ -47,10 +47,10 @@ TITLE_MAX_LENGTH = 255
 # on a write operation's first statement; db.make_engine starts such transactions with
 # BEGIN IMMEDIATE on SQLite, and every other transaction as a plain (deferred) read.
 WRITE_TRANSACTION = "todo_write"
-# Execution option of a statement whose best plan depends on its values (a filter: how
-# many tasks carry a tag, how far a date reaches). On PostgreSQL it is never prepared,
-# so the server plans it for the values it is given each time, instead of falling back
-# to one generic plan after psycopg has prepared it (its 5th use on a connection).
+# Execution option of a statement whose best plan depends on its values (a filter with
+# tags: one tag is on no task, another on most). On PostgreSQL it is never prepared, so
+# the server plans it for the values it is given each time, instead of settling on one
+# generic plan once psycopg has prepared it (from its 6th use on a connection).
 PLAN_EACH_TIME = "todo_plan_each_time"
 USER_NAME_MAX_LENGTH = 64
 PROJECT_MAX_LENGTH = 128
@@ -346,6 +346,16 @@ class ChangeItem(_Model, table=True):
     task_id: uuid.UUID = Field(primary_key=True)
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON, nullable=True)
     after_version: int | None = Field(default=None, nullable=True)
+
+
+def build_validators() -> None:
+    """Build every model's validator now, in a process that will serve many requests: the
+    API, whose worker threads would otherwise race to build one on its first use, and
+    the warm server, whose forked children would each build it again."""
+    for model in (User, Task, TaskTag, TaskNote, Change, ChangeItem):
+        model.model_rebuild()
+    for shape in (TaskCreate, TaskReplace, TaskUpdate, NotePublic, TaskPublic):
+        shape.model_rebuild()
 
 
 def isoformat(moment: datetime) -> str:

@@ -24,8 +24,8 @@ does not need. `db.make_engine` uses this one (through SQLAlchemy's dialect regi
   result) needs a transaction too: it gets a BEGIN first, and the transaction ends with
   the session.
 
-A statement marked `models.PLAN_EACH_TIME` (a filtered list or count) is also never
-prepared, so that PostgreSQL plans it for its values every time.
+A statement marked `models.PLAN_EACH_TIME` (a list or count filtered by tags) is also
+never prepared, so that PostgreSQL plans it for its values every time.
 
 Both keep PgBouncer's transaction mode working: a transaction's messages are one
 pipeline up to its first Sync, and everything else is a single statement.
@@ -99,7 +99,11 @@ class TodoPsycopgDialect(PGDialect_psycopg):
     # --- transactions ------------------------------------------------------------------
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        if context is not None and context.execution_options.get(PLAN_EACH_TIME):
+        if (
+            context is not None
+            and context.execution_options.get(PLAN_EACH_TIME)
+            and not isinstance(cursor, psycopg.ServerCursor)  # which is never prepared
+        ):
             # psycopg's own flag: sent unprepared, planned with these values.
             _begun_with(
                 cursor,

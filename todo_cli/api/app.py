@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from todo_cli import __version__, tokens
+from todo_cli import __version__, models, tokens
 from todo_cli.api import deps, errors, routes, schemas
 from todo_cli.api.routes import add_routes
 from todo_cli.config import Settings, get_settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
     `auth=False` is for `todo serve --no-auth` on loopback, and for tests.
     """
     settings = settings or get_settings()
+    models.build_validators()
     signing_key = tokens.signing_key(settings.api_secret) if auth else None
     database = deps.database(settings)
 

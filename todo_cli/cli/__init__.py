@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Annotated, Any
 
 import typer
@@ -55,18 +55,23 @@ class _TodoGroup(LeanGroup):
         """`todo <Tab>`: the command names from the registry, none of them built."""
         from typer._click.shell_completion import CompletionItem
 
-        names = [n for n in self.commands if n.startswith(incomplete) and not _hidden(n)]
-        items: list[Any] = [CompletionItem(name, help=_short_help(name)(45)) for name in names]
+        commands: _LazyCommands = self.commands  # type: ignore[assignment]
+        items: list[Any] = [
+            CompletionItem(name, help=commands.short_help(name))
+            for name in commands
+            if name.startswith(incomplete) and not commands.hidden(name)
+        ]
         # The group's own options (`--version`, `--help`…), as Click offers them.
         items.extend(typer.core.TyperCommand.shell_complete(self, ctx, incomplete))
         return items
 
     def format_commands(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
-        rows = [(name, _short_help(name)) for name in self.commands if not _hidden(name)]
-        if rows:
-            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+        commands: _LazyCommands = self.commands  # type: ignore[assignment]
+        names = [name for name in commands if not commands.hidden(name)]
+        if names:
+            limit = formatter.width - 6 - max(len(name) for name in names)
             with formatter.section("Commands"):
-                formatter.write_dl([(name, text(limit)) for name, text in rows])
+                formatter.write_dl([(name, commands.short_help(name, limit)) for name in names])
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         if not args and not ctx.resilient_parsing:  # shell completion must see no command
@@ -113,22 +118,34 @@ class _LazyCommands(MutableMapping[str, Any]):
     """The root's commands by name, each built by Typer the first time it is looked up.
 
     Typer builds a command's options from the type hints of its function, evaluated
-    anew on every run: for all of `todo`'s commands that was a third of `todo --help`
-    and 10 ms of every command, for the one command a command line runs.
+    anew on every run: for all of `todo`'s thirty commands, about 20 ms of every command
+    line, which runs one of them. Listing the names, their help line or whether one is
+    hidden builds nothing.
     """
 
     def __init__(self, built: MutableMapping[str, Any]) -> None:
         self._built = dict(built)
 
     def __getitem__(self, name: str) -> Any:
-        if name not in self._built:
-            self._built[name] = _build(_REGISTERED[name])
-        return self._built[name]
+        command = self._built.get(name)
+        if command is None:
+            command = self._built[name] = _build(_REGISTERED[name])
+        return command
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Click looks commands up with `get`: an error while building one must surface as
+        # itself, not as "No such command" (Mapping.get would take its KeyError for that).
+        return self[name] if name in self else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._built or name in _REGISTERED
 
     def __setitem__(self, name: str, command: Any) -> None:
         self._built[name] = command
 
     def __delitem__(self, name: str) -> None:
+        if name in _REGISTERED and name not in self._built:
+            raise TypeError(f"{name!r} is registered at import and cannot be removed")
         del self._built[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -136,6 +153,32 @@ class _LazyCommands(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return len({**dict.fromkeys(_REGISTERED), **self._built})
+
+    def hidden(self, name: str) -> bool:
+        if name in self._built or name not in _REGISTERED:
+            return bool(self[name].hidden)
+        info = _REGISTERED[name]
+        if isinstance(info, TyperInfo):
+            info = typer.main.solve_typer_info_defaults(info)
+        return bool(info.hidden)
+
+    def short_help(self, name: str, limit: int = 45) -> str:
+        """The line `todo --help` shows for a command, as its built command gives it."""
+        if name in self._built or name not in _REGISTERED:
+            return str(self[name].get_short_help_str(limit))
+        info = _REGISTERED[name]
+        if isinstance(info, TyperInfo):
+            solved = typer.main.solve_typer_info_defaults(info)
+            text, short, deprecated = solved.help, solved.short_help, solved.deprecated
+        else:  # as typer.main.get_command_from_info reads it
+            assert info.callback is not None
+            text = (
+                inspect.getdoc(info.callback) if info.help is None else inspect.cleandoc(info.help)
+            )
+            short, deprecated = info.short_help, info.deprecated
+        # A command with its help and no options: what Click reads the line from.
+        stand_in = TyperCommand(name=name, help=text, short_help=short, deprecated=deprecated)
+        return stand_in.get_short_help_str(limit)
 
 
 def _build(info: CommandInfo | TyperInfo) -> Any:
@@ -151,29 +194,6 @@ def _build(info: CommandInfo | TyperInfo) -> Any:
         pretty_exceptions_short=app.pretty_exceptions_short,
         rich_markup_mode=app.rich_markup_mode,
     )
-
-
-def _hidden(name: str) -> bool:
-    info = _REGISTERED.get(name)
-    if isinstance(info, TyperInfo):
-        return bool(typer.main.solve_typer_info_defaults(info).hidden)
-    return bool(info.hidden) if info is not None else False
-
-
-def _short_help(name: str) -> Callable[[int], str]:
-    """The line `todo --help` shows for a command, as its built command would give it."""
-    info = _REGISTERED.get(name)
-    if isinstance(info, TyperInfo):
-        solved = typer.main.solve_typer_info_defaults(info)
-        text, short, deprecated = solved.help, solved.short_help, solved.deprecated
-    elif info is not None and info.callback is not None:
-        text = inspect.cleandoc(info.help) if info.help else inspect.getdoc(info.callback)
-        short, deprecated = info.short_help, info.deprecated
-    else:
-        return lambda limit: ""
-    # A command with help only, no options: what Click reads the line from, at no cost.
-    stand_in = TyperCommand(name=name, help=text, short_help=short, deprecated=bool(deprecated))
-    return lambda limit: stand_in.get_short_help_str(limit)
 
 
 def _json_requested(ctx: typer.Context) -> bool:
@@ -291,9 +311,11 @@ def _register() -> None:
     app.add_typer(daemon_app, name="daemon")
     # Built on first use by `_LazyCommands`, instead of all of them on every run.
     for registered in app.registered_commands:
-        _REGISTERED[str(registered.name)] = registered
+        assert registered.name is not None  # every command above is registered by name
+        _REGISTERED[registered.name] = registered
     for group in app.registered_groups:
-        _REGISTERED[str(group.name)] = group
+        assert isinstance(group.name, str)
+        _REGISTERED[group.name] = group
     app.registered_commands.clear()
     app.registered_groups.clear()
 

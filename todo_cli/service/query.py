@@ -338,6 +338,20 @@ class Filter:
         # Whether the filter names `status` or `id`, which turns the default off.
         self.names_status = names_status
 
+    @property
+    def asks_for_tags(self) -> bool:
+        """Whether a tag is part of the filter: one tag is on no task, another on most, so
+        no single plan suits every tag (`models.PLAN_EACH_TIME`)."""
+
+        def has_tag(node: Node) -> bool:
+            if isinstance(node, Not):
+                return has_tag(node.child)
+            if isinstance(node, And | Or):
+                return any(has_tag(child) for child in node.children)
+            return isinstance(node, TagTerm)
+
+        return self.node is not None and has_tag(self.node)
+
     def condition(self, user_id: uuid.UUID) -> ColumnElement[bool]:
         """The WHERE condition for the user's tasks, the default included."""
         compiler = _Compiler(user_id, self.now)

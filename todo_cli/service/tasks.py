@@ -677,8 +677,8 @@ def _where(
     the filter's default, and either alone is applied as it is."""
     if parsed is None:
         return _filter_status(query, status or "pending")
-    # A filter's best plan depends on its values: a tag on 10 tasks or on 5,000.
-    query = query.execution_options(**{PLAN_EACH_TIME: True})
+    if parsed.asks_for_tags:
+        query = query.execution_options(**{PLAN_EACH_TIME: True})
     if status is None:
         return query.where(parsed.condition(user_id))
     from todo_cli.service import query as query_language

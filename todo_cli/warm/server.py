@@ -88,6 +88,7 @@ def _load() -> None:
 
     for name in _PRELOADED:
         import_module(name)
+    import_module("todo_cli.models").build_validators()
     gc.collect()
     gc.freeze()
 
