@@ -9,7 +9,7 @@ one user with 10,000 tasks, given attributes as `filter_bench.enrich` gives them
 note on every 7th task. Each worker times, in a shuffled order per round, each call in
 its own session from one pooled engine (as an API request): the first page of 50
 (`list_tasks(filter=…, limit=50)`) for twelve filter forms and `get_task` by number, after
-six warm-up calls of each (past psycopg's prepare on a statement's fifth use, as a
+six warm-up calls of each (past psycopg's prepare on a statement's sixth use, as a
 running server is); and once per round every task (`iter_tasks` → `task_to_json`, what
 `todo list --json` and export stream). Each worker also hashes the JSON of what its
 warm-up calls returned: old and new must give the same bytes.

@@ -339,7 +339,7 @@ def render(data: dict[str, Any]) -> str:
             "### Round trips to PostgreSQL\n\nEach command once after a warm-up, back to "
             "back, through the 0 ms proxy. *round trips*: the command's own; *pings*: the "
             "pool's, after a connection sat idle over a second; *prepares*: psycopg "
-            "preparing a statement on its 5th use on a connection (a Parse and a Sync, once per "
+            "preparing a statement on its 6th use on a connection (a Parse and a Sync, once per "
             "statement and connection: the warm server's connection pays each once); "
             "*connects*: TCP connections opened (each a round trip more on a real network, "
             "and TLS more on Neon).\n"
