@@ -212,7 +212,7 @@ def related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> CompoundSelect[Any]:
     notes, tags = _NOTES, _TAGS
     return union_all(
         select(notes.c.task_id, notes.c.text, notes.c.id, notes.c.created_at).where(
-            notes.c.user_id == user_id, notes.c.task_id.in_(ids)
+            notes.c.user_id == user_id, _among(notes.c.task_id, ids)
         ),
         # The first side types the columns; these nulls only fill the shape.
         select(
@@ -220,8 +220,14 @@ def related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> CompoundSelect[Any]:
             tags.c.tag,
             type_coerce(null(), notes.c.id.type),
             type_coerce(null(), notes.c.created_at.type),
-        ).where(tags.c.user_id == user_id, tags.c.task_id.in_(ids)),
+        ).where(tags.c.user_id == user_id, _among(tags.c.task_id, ids)),
     )
+
+
+def _among(column: ColumnElement[Any], ids: list[uuid.UUID]) -> ColumnElement[bool]:
+    # One task (a GET, `todo show 3`): a plain equality, which SQLAlchemy does not have to
+    # expand into a list of parameters on every execution as it does an IN.
+    return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
 
 def expand(refs: Sequence[str]) -> list[str]:
