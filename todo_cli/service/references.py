@@ -10,9 +10,18 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from functools import cache
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CompoundSelect, false, null, type_coerce, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    bindparam,
+    false,
+    null,
+    type_coerce,
+    union_all,
+)
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -160,7 +169,8 @@ def locked(session: Session, user_id: uuid.UUID, query: SelectOfScalar[Task]) ->
     ids = list(tags)
     connection = session.connection()
     for start in range(0, len(ids), RELATED_BATCH):
-        rows = connection.execute(related(user_id, ids[start : start + RELATED_BATCH]))
+        statement, values = related(user_id, ids[start : start + RELATED_BATCH])
+        rows = connection.execute(statement, values)
         for task_id, text, note_id, created_at in rows:
             if note_id is None:
                 tag = TaskTag(user_id=user_id, task_id=task_id, tag=text)
@@ -205,14 +215,36 @@ def _note_order(row: TaskNote) -> tuple[datetime, uuid.UUID]:
 RELATED_BATCH = 1000
 
 
-def related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> CompoundSelect[Any]:
-    """The tags and notes of these tasks as one statement: `(task_id, text, note_id,
-    created_at)`, a tag's note columns null. Each side starts from its table's key
-    (user_id, task_id, …), as the relationships' own queries do."""
+def related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> tuple[CompoundSelect[Any], dict[str, Any]]:
+    """The tags and notes of these tasks as one statement and its values: rows of
+    `(task_id, text, note_id, created_at)`, a tag's note columns null. Each side starts
+    from its table's key (user_id, task_id, …), as the relationships' own queries do."""
+    if len(ids) == 1:
+        return _related_statement(one=True), {_RELATED_USER: user_id, _RELATED_ONE: ids[0]}
+    return _related_statement(one=False), {_RELATED_USER: user_id, _RELATED_MANY: list(ids)}
+
+
+_RELATED_USER = "related_user"
+_RELATED_ONE = "related_task"
+_RELATED_MANY = "related_tasks"
+
+
+@cache
+def _related_statement(*, one: bool) -> CompoundSelect[Any]:
+    """Built once, its values bound at each execution: reading a task's tags and notes
+    is on the path of every GET, where building the statement anew (and its cache key)
+    cost about as much as sending it. One task is an equality, several an IN."""
     notes, tags = _NOTES, _TAGS
+    user = bindparam(_RELATED_USER, type_=notes.c.user_id.type)
+
+    def among(column: Any) -> ColumnElement[bool]:
+        if one:
+            return cast(ColumnElement[bool], column == bindparam(_RELATED_ONE, type_=column.type))
+        return cast(ColumnElement[bool], column.in_(bindparam(_RELATED_MANY, expanding=True)))
+
     return union_all(
         select(notes.c.task_id, notes.c.text, notes.c.id, notes.c.created_at).where(
-            notes.c.user_id == user_id, _among(notes.c.task_id, ids)
+            notes.c.user_id == user, among(notes.c.task_id)
         ),
         # The first side types the columns; these nulls only fill the shape.
         select(
@@ -220,14 +252,8 @@ def related(user_id: uuid.UUID, ids: list[uuid.UUID]) -> CompoundSelect[Any]:
             tags.c.tag,
             type_coerce(null(), notes.c.id.type),
             type_coerce(null(), notes.c.created_at.type),
-        ).where(tags.c.user_id == user_id, _among(tags.c.task_id, ids)),
+        ).where(tags.c.user_id == user, among(tags.c.task_id)),
     )
-
-
-def _among(column: ColumnElement[Any], ids: list[uuid.UUID]) -> ColumnElement[bool]:
-    # One task (a GET, `todo show 3`): a plain equality, which SQLAlchemy does not have to
-    # expand into a list of parameters on every execution as it does an IN.
-    return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
 
 def expand(refs: Sequence[str]) -> list[str]:

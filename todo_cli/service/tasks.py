@@ -395,8 +395,8 @@ def _records(session: Session, user_id: uuid.UUID, rows: Sequence[Row[Any]]) -> 
     connection = _reading(session)
     # A batch of ids per statement: a listing without a limit may hold any number.
     for start in range(0, len(ids), RELATED_BATCH):
-        rows_of = related(user_id, ids[start : start + RELATED_BATCH])
-        for task_id, text, note_id, created_at in connection.execute(rows_of):
+        statement, values = related(user_id, ids[start : start + RELATED_BATCH])
+        for task_id, text, note_id, created_at in connection.execute(statement, values):
             if note_id is None:
                 tags.setdefault(task_id, []).append(text)
             else:
