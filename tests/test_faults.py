@@ -7,6 +7,7 @@ again without a restart.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -23,9 +24,16 @@ from todo_cli.models import TaskCreate, TaskUpdate
 
 
 def _terminate(url: DatabaseURL, pid: int) -> None:
+    """Kill a backend and wait until it is gone: `pg_terminate_backend` only signals it,
+    and a statement sent before the backend has said goodbye on its socket would test
+    that race instead of a connection that died while idle."""
     conninfo = url.reveal().replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(conninfo, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+            assert time.monotonic() < deadline, f"backend {pid} outlived its termination"
+            time.sleep(0.01)
 
 
 @pytest.fixture
