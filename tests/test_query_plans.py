@@ -19,10 +19,12 @@ from todo_cli import db, service
 from todo_cli.config import DatabaseURL
 from todo_cli.models import PLAN_EACH_TIME, Task, TaskCreate
 
-USES = 8  # past psycopg's prepare threshold (5), on one pooled connection
+USES = 8  # past psycopg's prepare threshold (prepared from the 6th use), on one connection
 
 
-def test_a_filtered_read_is_never_prepared_and_a_plain_get_is(postgres_url: DatabaseURL) -> None:
+def test_a_read_filtered_by_tags_is_never_prepared_and_the_others_are(
+    postgres_url: DatabaseURL,
+) -> None:
     engine = db.make_engine(postgres_url, pool_size=1, max_overflow=0)
     sessions = db.make_session_factory(engine)
     try:

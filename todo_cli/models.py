@@ -352,10 +352,10 @@ def build_validators() -> None:
     """Build every model's validator now, in a process that will serve many requests: the
     API, whose worker threads would otherwise race to build one on its first use, and
     the warm server, whose forked children would each build it again."""
-    for model in (User, Task, TaskTag, TaskNote, Change, ChangeItem):
+    models: tuple[type[SQLModel], ...] = (User, Task, TaskTag, TaskNote, Change, ChangeItem)
+    models += (TaskCreate, TaskReplace, TaskUpdate, NotePublic, TaskPublic)
+    for model in models:
         model.model_rebuild()
-    for shape in (TaskCreate, TaskReplace, TaskUpdate, NotePublic, TaskPublic):
-        shape.model_rebuild()
 
 
 def isoformat(moment: datetime) -> str:

@@ -99,25 +99,18 @@ class TodoPsycopgDialect(PGDialect_psycopg):
     # --- transactions ------------------------------------------------------------------
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        if (
-            context is not None
-            and context.execution_options.get(PLAN_EACH_TIME)
-            and not isinstance(cursor, psycopg.ServerCursor)  # which is never prepared
-        ):
-            # psycopg's own flag: sent unprepared, planned with these values.
-            _begun_with(
-                cursor,
-                statement,
-                context,
-                lambda: cursor.execute(statement, parameters, prepare=False),
-            )
-            return
-        _begun_with(
-            cursor,
-            statement,
-            context,
-            lambda: _stock.do_execute(self, cursor, statement, parameters, context),
-        )
+        def run() -> None:
+            if (
+                context is not None
+                and context.execution_options.get(PLAN_EACH_TIME)
+                and not isinstance(cursor, psycopg.ServerCursor)  # which is never prepared
+            ):
+                # psycopg's own flag: sent unprepared, planned with these values.
+                cursor.execute(statement, parameters, prepare=False)
+            else:
+                _stock.do_execute(self, cursor, statement, parameters, context)
+
+        _begun_with(cursor, statement, context, run)
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
         _begun_with(
