@@ -2,8 +2,10 @@
 
 The same route and answer as `todo serve`'s `GET /users/{user_id}/tasks/{task_id}`: the
 HS256 bearer token checked (PyJWT, `exp` and `sub` required, `sub` = the path's user),
-the path's UUIDs parsed, one SELECT of the task scoped by its owner, the task's JSON and
-its ETag. Everything else is taken away: no ORM, no sessions, no dependency graph beyond
+the path's UUIDs parsed, one SELECT of the task scoped by its owner (its tags and notes
+as arrays of subqueries on their keys, so still one round trip), the task's JSON (every
+field of SPEC's task, byte for byte `todo serve`'s: tests/test_lean_reference.py) and its
+ETag. Everything else is taken away: no ORM, no sessions, no dependency graph beyond
 the path, no worker threads (async psycopg on the event loop, a few autocommit
 connections, the statement prepared once per connection).
 
@@ -24,6 +26,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -33,17 +36,39 @@ from fastapi.responses import Response
 
 # As many connections as `todo serve` keeps per worker (todo_cli/api/deps.py THREADS).
 CONNECTIONS = 4
+TASK_COLUMNS = (
+    "id, user_id, number, title, description, is_completed, version, created_at, updated_at,"
+    " due, due_date, wait, priority, project, completed_at, extra"
+)
+# Tags in code-point order and notes oldest first, as `todo serve` shows them.
 SQL = (
-    "SELECT id, user_id, number, title, description, is_completed, version, created_at,"
-    " updated_at FROM tasks WHERE user_id = %s AND id = %s"
+    f"SELECT {TASK_COLUMNS},"
+    " ARRAY(SELECT tag FROM task_tags g WHERE g.user_id = t.user_id AND g.task_id = t.id"
+    ' ORDER BY tag COLLATE "C"),'
+    " ARRAY(SELECT n.id FROM task_notes n WHERE n.user_id = t.user_id AND n.task_id = t.id"
+    " ORDER BY n.created_at, n.id),"
+    " ARRAY(SELECT n.created_at FROM task_notes n"
+    " WHERE n.user_id = t.user_id AND n.task_id = t.id ORDER BY n.created_at, n.id),"
+    " ARRAY(SELECT n.text FROM task_notes n WHERE n.user_id = t.user_id AND n.task_id = t.id"
+    " ORDER BY n.created_at, n.id)"
+    " FROM tasks t WHERE t.user_id = %s AND t.id = %s"
 )
+PRIORITY_LETTERS = {3: "H", 2: "M", -1: "L"}
 # The error bodies of `todo serve`, so that a refused request costs both servers the same.
-NOT_FOUND = json.dumps(
-    {"error": {"code": "NOT_FOUND", "message": "Task not found.", "details": {}}}
-)
 UNAUTHORIZED = json.dumps(
-    {"error": {"code": "UNAUTHORIZED", "message": "The bearer token is not valid.", "details": {}}}
+    {"error": {"code": "UNAUTHORIZED", "message": "The bearer token is not valid.", "details": {}}},
+    separators=(",", ":"),
 )
+
+
+def _not_found(task_id: uuid.UUID) -> Response:
+    ref = str(task_id)
+    body = {
+        "error": {"code": "NOT_FOUND", "message": f"Task {ref} not found.", "details": {"ref": ref}}
+    }
+    return Response(
+        json.dumps(body, separators=(",", ":")), status_code=404, media_type="application/json"
+    )
 
 
 def create_app() -> FastAPI:
@@ -88,7 +113,7 @@ def create_app() -> FastAPI:
                     media_type="application/json",
                 )
             if claims["sub"] != str(user_id):
-                return Response(NOT_FOUND, status_code=404, media_type="application/json")
+                return _not_found(task_id)
         connection = await idle.get()
         try:
             cursor = await connection.execute(SQL, (user_id, task_id))
@@ -96,20 +121,54 @@ def create_app() -> FastAPI:
         finally:
             idle.put_nowait(connection)
         if row is None:
-            return Response(NOT_FOUND, status_code=404, media_type="application/json")
-        task = {
-            "id": str(row[0]),
-            "user_id": str(row[1]),
-            "number": row[2],
-            "title": row[3],
-            "description": row[4],
-            "is_completed": row[5],
-            "version": row[6],
-            "created_at": row[7].isoformat().replace("+00:00", "Z"),
-            "updated_at": row[8].isoformat().replace("+00:00", "Z"),
-        }
+            return _not_found(task_id)
+        task = _task_json(row)
         return Response(
-            json.dumps(task), media_type="application/json", headers={"ETag": f'"{row[6]}"'}
+            json.dumps(task, ensure_ascii=False, separators=(",", ":")),
+            media_type="application/json",
+            headers={"ETag": f'"{row[6]}"'},
         )
 
     return app
+
+
+def _instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _task_json(row: Any) -> dict[str, Any]:
+    (task_id, user_id, number, title, description, is_completed, version, created_at,
+     updated_at, due, due_date, wait, priority, project, completed_at, extra, tags,
+     note_ids, note_times, note_texts) = row  # fmt: skip
+    if is_completed:
+        status = "done"
+    elif wait is not None and wait > datetime.now(UTC):
+        status = "waiting"
+    else:
+        status = "pending"
+    return {
+        "id": str(task_id),
+        "user_id": str(user_id),
+        "number": number,
+        "title": title,
+        "description": description,
+        "is_completed": is_completed,
+        "version": version,
+        "created_at": _instant(created_at),
+        "updated_at": _instant(updated_at),
+        "due": _instant(due),
+        "due_date": due_date.isoformat() if due_date is not None else None,
+        "wait": _instant(wait),
+        "priority": PRIORITY_LETTERS.get(priority),
+        "project": project,
+        "tags": tags,
+        "completed_at": _instant(completed_at),
+        "status": status,
+        "notes": [
+            {"id": str(i), "created_at": _instant(at), "text": text}
+            for i, at, text in zip(note_ids, note_times, note_texts, strict=True)
+        ],
+        "extra": extra,
+    }

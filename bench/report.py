@@ -471,7 +471,7 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
             row.append(
                 "One PostgreSQL round trip per request, on the 2 cores that also run the "
                 "server and wrk, costs most of the ceiling: the lean reference "
-                "(`bench/lean_app.py`: the same GET and token check, one prepared SELECT on "
+                "(`bench/lean_app.py`: the same GET, answer and token check, one prepared SELECT on "
                 "async psycopg, no ORM, no worker threads) reaches "
                 f"{lean['rps']:.0f} / {ceiling['rps']:.0f} req/s = "
                 f"{_x(ratio(lean['rps'], ceiling['rps']))}. The rest of the gap, "
@@ -753,7 +753,8 @@ def _api_section(api: dict[str, Any]) -> str:
             parts.append(
                 "The lean reference (`bench/lean_app.py`) is the same GET with only what any "
                 "implementation must do: the token check, one prepared SELECT scoped by the "
-                "owner on async psycopg, the JSON and its ETag; no ORM, no sessions, no worker "
+                "owner on async psycopg (the task with its tags and notes), the same JSON byte "
+                "for byte and its ETag; no ORM, no sessions, no worker "
                 "threads. It keeps "
                 f"**{_x(ratio(lean['rps'], ceiling['rps']))}** of the ceiling: what a "
                 "database round trip per request costs on this machine with psycopg, the "
