@@ -19,9 +19,7 @@ from sqlmodel import SQLModel
 
 from todo_cli import models  # noqa: F401 - registers the tables on SQLModel.metadata
 from todo_cli.config import DatabaseURL, get_settings
-
-# Any constant will do; it only has to be the same for every `todo db upgrade`.
-_MIGRATION_LOCK_KEY = 0x70D0_0001
+from todo_cli.db import MIGRATION_LOCK_KEY
 
 config = context.config
 
@@ -50,9 +48,10 @@ def _run(connection: Connection) -> None:
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Two `todo db upgrade` at once: the second waits here, then finds the
-            # schema already at head and does nothing.
+            # schema already at head and does nothing. (`todo db` took the lock already,
+            # before looking at the schema; a transaction may take it again.)
             connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
         context.run_migrations()
 

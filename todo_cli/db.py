@@ -42,6 +42,9 @@ SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
 HEAD_REVISION = SCHEMA_REVISIONS[-1]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The advisory lock that serialises migrations on PostgreSQL. Any constant will do; it
+# only has to be the same for every `todo db upgrade`.
+MIGRATION_LOCK_KEY = 0x70D0_0001
 # How long a schema check is trusted by a long-lived runtime (the warm server's, the
 # API's): a schema upgraded or downgraded meanwhile by another machine is noticed within
 # this time, at the cost of one round trip a minute.
@@ -606,9 +609,19 @@ def _alembic_config(url: DatabaseURL, connection: Connection | None = None) -> A
 @contextmanager
 def _migration_connection(url: DatabaseURL, connect_timeout: float) -> Iterator[Connection]:
     """One transaction on the migration URL; failures are named with that URL."""
+    from sqlalchemy import text
+
     engine = make_engine(url, connect_timeout=connect_timeout, migrating=True)
     try:
         with translated_errors(url), engine.begin() as connection:
+            if url.backend == "postgresql":
+                # Before the schema is looked at: another upgrade may be creating the
+                # tables, and between reading that there is no revision yet and listing
+                # the tables it would commit both (SQLite's migrations take its write
+                # lock as their transaction begins).
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             _refuse_unknown_revision(connection)
             yield connection
     finally:
