@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlmodel import Session
 
+    from todo_cli.async_reads import AsyncReads
     from todo_cli.config import Settings
 
 # Every Alembic revision in order, oldest first; the last is the head this code needs.
@@ -139,6 +140,7 @@ class Database:
         self._sessions: Callable[[], Session] | None = None
         self._read_sessions: Callable[[], Session] | None = None
         self._schema_checked_at: float | None = None
+        self._async_reads: AsyncReads | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, origin: str, **options: Any) -> Database:
@@ -182,9 +184,35 @@ class Database:
             self._schema_checked_at = started
         return read_sessions() if read_only else sessions()
 
+    @property
+    def async_reads(self) -> AsyncReads | None:
+        """Reads on the event loop (`async_reads`), on PostgreSQL once a session has
+        checked the schema (and while that check is trusted); None otherwise."""
+        if self.url.backend != "postgresql" or not self.ready:
+            return None
+        if self._async_reads is None:
+            from todo_cli.async_reads import AsyncReads
+
+            with self._lock:
+                assert self._engine is not None
+                if self._async_reads is None:
+                    self._async_reads = AsyncReads(
+                        self._engine,
+                        self.url,
+                        size=self._engine_options["pool_size"],
+                        connect_timeout=self._engine_options["connect_timeout"],
+                    )
+        return self._async_reads
+
     def error(self, exc: BaseException) -> TodoError | None:
         """The user-facing error for a failure on this database, or None if it is a bug."""
         return database_error(exc, self.url)
+
+    async def aclose(self) -> None:
+        """Close the event loop's connections (`async_reads`), then the pool's."""
+        if self._async_reads is not None:
+            await self._async_reads.close()
+        self.dispose()
 
     def dispose(self) -> None:
         """Close every pooled connection; the next session connects afresh."""
@@ -259,9 +287,7 @@ def make_engine(
 
         return engine
 
-    connect_args: dict[str, Any] = {"application_name": "todo"}
-    if url.pooler:
-        connect_args["prepare_threshold"] = None
+    connect_args = pg_connect_args(url)
     target: Any = url.reveal()
     if not migrating:
         # Alembic reflects and migrates with the stock dialect; every other engine uses the
@@ -309,6 +335,14 @@ def make_engine(
         return connection
 
     return engine
+
+
+def pg_connect_args(url: DatabaseURL) -> dict[str, Any]:
+    """What every psycopg connection of this runtime is opened with, on top of the URL."""
+    connect_args: dict[str, Any] = {"application_name": "todo"}
+    if url.pooler:
+        connect_args["prepare_threshold"] = None
+    return connect_args
 
 
 def _ping_when_stale(engine: Engine) -> None:

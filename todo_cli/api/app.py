@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, auth: bool = True) -> FastAP
         # Per event loop, so here: the thread pool that runs the sync routes.
         current_default_thread_limiter().total_tokens = deps.THREADS
         yield
-        database.dispose()
+        await database.aclose()
 
     # /docs is Swagger UI served from the installed fastapi-offline package rather than
     # from a CDN: the documentation works on a machine without internet access.

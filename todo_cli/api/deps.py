@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache, partial
-from typing import Annotated
+from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Header, Path, Query, Request
@@ -26,6 +26,8 @@ from todo_cli.api.auth import Subject
 from todo_cli.config import Settings
 from todo_cli.errors import PreconditionFailed, ValidationError
 from todo_cli.service.validation import shortened
+
+_T = TypeVar("_T")
 
 # Worker threads per server process, for the sync routes (and the rare session opened or
 # closed off the event loop). Starlette's default is 40; on this code 4 serve about 2.5
@@ -86,6 +88,27 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """The session of a request that only reads (GET): no transaction around it."""
     async with _session(request, read_only=True) as session:
         yield session
+
+
+async def read(request: Request, reading: Callable[[], service.Reading[_T]]) -> _T:
+    """A reading's result: on the event loop where it can be (`db.AsyncReads`), else
+    through a read-only session in a worker thread, which also says what is wrong
+    when the database is."""
+    database: db.Database = request.app.state.database
+    reads = database.async_reads
+    if reads is not None:
+        from todo_cli.async_reads import Unavailable
+
+        try:
+            return await reads.run(reading())
+        except Unavailable:
+            pass
+
+    def through_a_session() -> _T:
+        with database.session(read_only=True) as session:
+            return service.read(session, reading())
+
+    return await run_in_threadpool(through_a_session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

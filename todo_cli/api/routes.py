@@ -8,6 +8,7 @@ so the two can never drift apart; `TaskPublic` only documents the shape.
 # runtime, and they name types local to `build_router`.
 import uuid
 from enum import Enum
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
@@ -22,6 +23,7 @@ from todo_cli.api.deps import (
     SessionDep,
     ZoneQuery,
     query_parameters,
+    read,
     strict_bool,
 )
 from todo_cli.api.schemas import (
@@ -311,9 +313,11 @@ def add_routes(
         summary="Get one task",
         responses=_responses(*common, success=(200, "The task.", _ETAG)),
     )
-    def get_task(owned: OwnedTask, _: NoQuery, session: ReadSessionDep) -> Response:
+    async def get_task(owned: OwnedTask, _: NoQuery, request: Request) -> Response:
         user_id, task_id = owned
-        return _task_response(service.get_task(session, user_id=user_id, ref=str(task_id)))
+        return _task_response(
+            await read(request, partial(service.task_reading, user_id, str(task_id)))
+        )
 
     @router.put(
         item,

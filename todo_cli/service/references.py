@@ -50,15 +50,28 @@ def owned_query(user_id: uuid.UUID) -> SelectOfScalar[Task]:
 def exactly(text: str) -> ColumnElement[bool] | None:
     """The condition for a reference that names one task exactly: a number or a full
     UUID. None for anything else (a UUID prefix, or something malformed)."""
+    exact = exact_reference(text)
+    if exact is None:
+        return None
+    column, value = exact
+    if value is None:
+        return false()
+    return cast(ColumnElement[bool], getattr(Task, column) == value)
+
+
+def exact_reference(text: str) -> tuple[str, int | uuid.UUID | None] | None:
+    """The column and value a number or a full UUID names (`("number", 7)`); the value
+    None for a number no task can have. None for anything else."""
+    text = text.strip()
     if _NUMBER.fullmatch(text):
         # Beyond the column's range no task can have the number. The length is checked
         # first: int() refuses strings of more than 4,300 digits.
         digits = text.lstrip("0") or "0"
         if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
-            return false()
-        return col(Task.number) == int(digits)
+            return "number", None
+        return "number", int(digits)
     task_id = as_uuid(text)
-    return col(Task.id) == task_id if task_id is not None else None
+    return ("id", task_id) if task_id is not None else None
 
 
 def referenced(user_id: uuid.UUID, ref: str) -> tuple[SelectOfScalar[Task], str, bool]:

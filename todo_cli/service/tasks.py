@@ -8,12 +8,13 @@ bumps `version` and `updated_at`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, true, update
+from sqlalchemy import Connection, Executable, Row, Select, bindparam, true, update
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -36,6 +37,7 @@ from todo_cli.models import (
 )
 from todo_cli.service.references import (
     RELATED_BATCH,
+    exact_reference,
     only_match,
     owned_query,
     owned_task,
@@ -65,6 +67,11 @@ _Query = TypeVar("_Query", SelectOfScalar[Task], SelectOfScalar[int])
 # one transaction's size.
 MAX_NEW_TASKS = 10_000
 UTC_ZONE = ZoneInfo("UTC")
+_Read = TypeVar("_Read")
+# A read as the statements it runs: it yields each statement with its values, is sent
+# back the statement's rows (tuples whose fields are also attributes), and returns its
+# result. One definition of the read, run by whichever driver the caller has.
+Reading: TypeAlias = Generator[tuple[Executable, Mapping[str, Any]], Sequence[Any], _Read]
 _TASKS = Task.__table__  # type: ignore[attr-defined]
 _TAGS = TaskTag.__table__  # type: ignore[attr-defined]
 _NOTES = TaskNote.__table__  # type: ignore[attr-defined]
@@ -258,15 +265,51 @@ def add_note(session: Session, *, user_id: uuid.UUID, ref: str, text: str) -> Ta
 
 def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> TaskRecord:
     """One of the user's tasks by reference (see `references.referenced`), read-only."""
-    query, text, prefix = referenced(user_id, ref)
-    rows = _rows(session, query)
-    if prefix:
-        row = only_match(text, rows)
-    elif rows:
-        row = rows[0]
+    return read(session, task_reading(user_id, ref))
+
+
+def task_reading(user_id: uuid.UUID, ref: str) -> Reading[TaskRecord]:
+    """`get_task` as the statements it runs (see `Reading`): a task GET runs it on the
+    event loop (`db.AsyncReads`), everything else through a session (`read`)."""
+    exact = exact_reference(ref)
+    if exact is not None:
+        column, value = exact
+        rows = yield _exact_statement(column), {_EXACT_USER: user_id, _EXACT_VALUE: value}
+        if not rows:
+            raise task_not_found(ref.strip())
     else:
-        raise task_not_found(text)
-    return _records(session, user_id, [row])[0]
+        query, text, _ = referenced(user_id, ref)
+        rows = [only_match(text, (yield query.with_only_columns(*_RECORD_COLUMNS), {}))]
+    return (yield from _with_related(user_id, rows[:1]))[0]
+
+
+_EXACT_USER = "exact_user"
+_EXACT_VALUE = "exact_value"
+
+
+@cache
+def _exact_statement(column: str) -> Select[Any]:
+    """The one task a number or a full UUID names, built once and its values bound at
+    each execution (a GET's path: building it, and its cache key, cost as much as
+    sending it)."""
+    key = _TASKS.c[column]
+    statement: Select[Any] = select(*_RECORD_COLUMNS).where(
+        _TASKS.c.user_id == bindparam(_EXACT_USER, type_=_TASKS.c.user_id.type),
+        key == bindparam(_EXACT_VALUE, type_=key.type),
+    )
+    return statement
+
+
+def read(session: Session, reading: Reading[_Read]) -> _Read:
+    """Run a `Reading` on the session's connection, statement by statement."""
+    connection = _reading(session)
+    try:
+        statement, values = next(reading)
+        while True:
+            statement, values = reading.send(connection.execute(statement, values).all())
+    except StopIteration as done:
+        result: _Read = done.value
+        return result
 
 
 def list_tasks(
@@ -387,16 +430,17 @@ def _rows(session: Session, query: SelectOfScalar[Task]) -> Sequence[Row[Any]]:
 
 def _records(session: Session, user_id: uuid.UUID, rows: Sequence[Row[Any]]) -> list[TaskRecord]:
     """The tasks of `rows` with their tags and notes, read in one more statement."""
-    if not rows:
-        return []
+    return read(session, _with_related(user_id, rows)) if rows else []
+
+
+def _with_related(user_id: uuid.UUID, rows: Sequence[Any]) -> Reading[list[TaskRecord]]:
     ids = [row.id for row in rows]
     tags: dict[uuid.UUID, list[str]] = {}
     notes: dict[uuid.UUID, list[NoteRecord]] = {}
-    connection = _reading(session)
     # A batch of ids per statement: a listing without a limit may hold any number.
     for start in range(0, len(ids), RELATED_BATCH):
-        statement, values = related(user_id, ids[start : start + RELATED_BATCH])
-        for task_id, text, note_id, created_at in connection.execute(statement, values):
+        found = yield related(user_id, ids[start : start + RELATED_BATCH])
+        for task_id, text, note_id, created_at in found:
             if note_id is None:
                 tags.setdefault(task_id, []).append(text)
             else:

@@ -1,0 +1,302 @@
+"""Reads on the event loop, for the API's task GET: no worker thread, no session.
+
+A GET through a session hops to a worker thread and back, and runs each statement
+through SQLAlchemy's execution layer: most of what a request costs the server's CPU.
+Here the same reading (`service.tasks.Reading`: the service's own statements, every one
+scoped by the owner) runs on a few async psycopg connections owned by the database
+runtime (`db.Database.async_reads`), each statement compiled once by the engine's own
+dialect and its rows read through its columns' own result processors, so a row is what
+the session would have returned.
+
+Only the plain case is served here. A connection is used only while fresh: used within
+`db.PING_AFTER_IDLE`, its socket quiet (a server saying goodbye makes it readable).
+With none ready (the first requests, the database down, a connection that failed),
+`run` raises `Unavailable` and the caller runs the same reading through a session
+(`Database.session`), which owns retrying, the schema check and turning a failure into
+the user's error. A read changes nothing, so running it again there is harmless.
+Connections are opened in the background, one at a time, never on a request's time.
+
+Autocommit, as the sync engine's connections (`pg_dialect`): each statement reads its
+own snapshot, as a read-only session's statements do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import select
+import time
+from collections import OrderedDict, deque, namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import psycopg
+
+from todo_cli.config import DatabaseURL
+from todo_cli.db import PING_AFTER_IDLE, pg_connect_args
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.sql import Executable
+
+_T = TypeVar("_T")
+# After a failed connection attempt, the next waits this long: during an outage the
+# requests go to the session path, whose own attempts say what is wrong.
+RECONNECT_AFTER = 1.0
+# Statements compiled and kept, by the statement object: the service's prebuilt ones
+# stay; a statement built per request (a UUID prefix) is compiled once and pushed out.
+COMPILED_KEPT = 64
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
+
+class Unavailable(Exception):
+    """No fresh connection, or the one used failed: run the reading through a session."""
+
+
+_RowReader = Callable[[Sequence[Any]], Any]
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    binds: Callable[[Mapping[str, Any]], dict[str, Any]]
+    shape: Any  # the rows' namedtuple class
+    types: list[Any]  # the columns' SQLAlchemy types
+    row: _RowReader | None = None  # once the first answer has told the columns' types
+
+
+class AsyncReads:
+    """A few async psycopg connections of one database, and the readings run on them."""
+
+    def __init__(
+        self, engine: Engine, url: DatabaseURL, *, size: int, connect_timeout: float
+    ) -> None:
+        self._dialect = engine.dialect
+        cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        self._cargs: Sequence[Any] = cargs
+        self._cparams: dict[str, Any] = {
+            # A connect_timeout given in the URL itself wins over ours, as in `db`.
+            "connect_timeout": max(1, math.ceil(connect_timeout)),
+            **cparams,
+            **pg_connect_args(url),
+            "autocommit": True,
+        }
+        self._size = size
+        self._compiled: OrderedDict[Executable, _Compiled] = OrderedDict()
+        self._reset(None)
+        # Readings run here, for tests and `bench/`: those that fell back are not counted.
+        self.served = 0
+
+    def _reset(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
+        self._idle: list[tuple[psycopg.AsyncConnection[Any], float]] = []
+        self._waiting: deque[asyncio.Future[psycopg.AsyncConnection[Any] | None]] = deque()
+        self._count = 0  # open, in use or being opened
+        self._opening: asyncio.Task[None] | None = None
+        self._retry_at = 0.0
+
+    async def run(self, reading: Generator[tuple[Executable, Mapping[str, Any]], Any, _T]) -> _T:
+        """The reading's result; `Unavailable` if it must run through a session instead.
+
+        Errors the reading raises (a task not found, an ambiguous reference) are raised
+        as they are."""
+        connection = await self._take()
+        try:
+            result = await self._drive(connection, reading)
+        except BaseException:
+            reading.close()
+            # Cancelled while a statement was on its way, or a driver error: the
+            # connection's state is unknown. After the reading's own error, it is idle.
+            if (
+                connection.closed
+                or connection.broken
+                or connection.info.transaction_status != _IDLE
+            ):
+                self._discard(connection)
+            else:
+                self._give_back(connection)
+            raise
+        self._give_back(connection)
+        self.served += 1
+        return result
+
+    async def _drive(
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        reading: Generator[tuple[Executable, Mapping[str, Any]], Any, _T],
+    ) -> _T:
+        statement, values = next(reading)
+        while True:
+            try:
+                compiled = self._compile(statement)
+            except ValueError as error:
+                raise Unavailable(str(error)) from error
+            try:
+                cursor = await connection.execute(compiled.sql, compiled.binds(values))
+                row = compiled.row
+                if row is None:
+                    row = compiled.row = _row_reader(
+                        compiled, cursor.description or (), self._dialect
+                    )
+                rows = [row(raw) for raw in await cursor.fetchall()]
+            except psycopg.Error as error:
+                _finish(connection)
+                raise Unavailable(str(error)) from error
+            try:
+                statement, values = reading.send(rows)
+            except StopIteration as done:
+                result: _T = done.value
+                return result
+
+    async def close(self) -> None:
+        """Close every idle connection (at shutdown); those in use close when returned."""
+        if self._opening is not None:
+            self._opening.cancel()
+        idle, self._idle = self._idle, []
+        self._size = 0
+        for connection, _ in idle:
+            await connection.close()
+
+    # --- connections ---------------------------------------------------------------------
+
+    async def _take(self) -> psycopg.AsyncConnection[Any]:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # Connections belong to the loop they were made on (a test client starts one
+            # per client): start afresh on this one.
+            self._forget()
+            self._reset(loop)
+        while self._idle:
+            connection, used = self._idle.pop()
+            if _fresh(connection, used):
+                return connection
+            self._discard(connection)
+        if self._count < self._size:
+            self._open_later()
+            raise Unavailable("no connection ready yet")
+        waiter: asyncio.Future[psycopg.AsyncConnection[Any] | None] = loop.create_future()
+        self._waiting.append(waiter)
+        try:
+            handed = await waiter
+        except asyncio.CancelledError:
+            # Cancelled after a connection was handed over: pass it on.
+            if waiter.done() and not waiter.cancelled():
+                late = waiter.result()
+                if late is not None:
+                    self._give_back(late)
+            raise
+        if handed is None:
+            raise Unavailable("a connection failed")
+        return handed
+
+    def _give_back(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        if connection.closed or self._count > self._size:  # failed, or closing down
+            self._discard(connection)
+            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self._idle.append((connection, time.monotonic()))
+
+    def _discard(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        self._count -= 1
+        _finish(connection)
+        # Whoever waits for a connection gets none from this one: to the session path.
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _open_later(self) -> None:
+        if self._opening is not None or time.monotonic() < self._retry_at:
+            return
+        assert self._loop is not None
+        self._count += 1
+        self._opening = self._loop.create_task(self._open())
+
+    async def _open(self) -> None:
+        try:
+            connection = await psycopg.AsyncConnection.connect(*self._cargs, **self._cparams)
+        except (psycopg.Error, OSError):
+            self._count -= 1
+            self._retry_at = time.monotonic() + RECONNECT_AFTER
+            return
+        finally:
+            self._opening = None
+        self._give_back(connection)
+
+    def _forget(self) -> None:
+        for connection, _ in self._idle:
+            _finish(connection)
+
+    # --- statements ----------------------------------------------------------------------
+
+    def _compile(self, statement: Executable) -> _Compiled:
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            compiled = self._compiled[statement] = _compiled(statement, self._dialect)
+            if len(self._compiled) > COMPILED_KEPT:
+                self._compiled.popitem(last=False)
+        return compiled
+
+
+def _compiled(statement: Executable, dialect: Any) -> _Compiled:
+    """The statement's SQL for psycopg, how its values are bound, how a row is read."""
+    compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        raise ValueError("a statement with expanding parameters is not run on the event loop")
+    processors = compiled._bind_processors
+
+    def binds(values: Mapping[str, Any]) -> dict[str, Any]:
+        bound: dict[str, Any] = compiled.construct_params(values)
+        for name, process in processors.items():
+            if name in bound:
+                bound[name] = process(bound[name])
+        return bound
+
+    columns = compiled._result_columns
+    shape = namedtuple("Row", [entry.keyname for entry in columns], rename=True)  # type: ignore[misc]
+    return _Compiled(compiled.string, binds, shape, [entry.type for entry in columns])
+
+
+def _row_reader(compiled: _Compiled, description: Sequence[Any], dialect: Any) -> _RowReader:
+    """How the rows of a statement are read, from the types the server answered with
+    (some processors depend on them, as in SQLAlchemy's own result)."""
+    readers = [
+        kind._cached_result_processor(dialect, column.type_code)
+        for kind, column in zip(compiled.types, description, strict=True)
+    ]
+    shape = compiled.shape
+    if not any(readers):
+        return cast("_RowReader", shape._make)
+
+    def row(raw: Sequence[Any]) -> Any:
+        return shape._make(
+            value if read is None else read(value) for read, value in zip(readers, raw, strict=True)
+        )
+
+    return row
+
+
+def _fresh(connection: psycopg.AsyncConnection[Any], used: float) -> bool:
+    if connection.closed or time.monotonic() - used > PING_AFTER_IDLE:
+        return False
+    try:
+        heard, _, _ = select.select([connection.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not heard
+
+
+def _finish(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Close without waiting: nothing is sent but the goodbye."""
+    try:
+        connection.pgconn.finish()
+    except Exception:  # already gone
+        pass
