@@ -471,8 +471,8 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
             row.append(
                 "One PostgreSQL round trip per request, on the 2 cores that also run the "
                 "server and wrk, costs most of the ceiling: the lean reference "
-                "(`bench/lean_app.py`: the same GET, answer and token check, one prepared SELECT on "
-                "async psycopg, no ORM, no worker threads) reaches "
+                "(`bench/lean_app.py`: the same GET, answer and token check, one prepared "
+                "SELECT on async psycopg, no ORM, no worker threads) reaches "
                 f"{lean['rps']:.0f} / {ceiling['rps']:.0f} req/s = "
                 f"{_x(ratio(lean['rps'], ceiling['rps']))}. The rest of the gap, "
                 f"{get['rps']:.0f} against {lean['rps']:.0f} req/s, is the ORM load, "

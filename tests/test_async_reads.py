@@ -211,20 +211,58 @@ def test_a_killed_connection_is_never_used_and_the_next_one_is_opened(
     _on_a_loop(work, reads)
 
 
-def test_an_idle_connection_is_not_trusted(
+def test_an_idle_connection_is_pinged_before_use(
     database: db.Database, people: tuple[User, User], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice, _ = people
 
     async def work(reads: AsyncReads) -> None:
         await _opened(reads)
+        ((connection, _),) = reads._idle
         monkeypatch.setattr(async_reads, "PING_AFTER_IDLE", -1.0)
+        served = reads.served
+        assert (await reads.run(service.task_reading(alice.id, "2"))).number == 2
+        assert reads.served == served + 1 and reads._idle[0][0] is connection
+        # Dead while idle, unheard: the ping fails, and the read goes to a session.
+        connection.pgconn.finish()
         with pytest.raises(Unavailable):
             await reads.run(service.task_reading(alice.id, "2"))
-        assert not reads._idle
-        monkeypatch.setattr(async_reads, "PING_AFTER_IDLE", 60.0)
-        await _opened(reads)
-        assert (await reads.run(service.task_reading(alice.id, "2"))).number == 2
+        assert not reads._idle and reads._opening is not None  # a new one on its way
+        assert reads._count == 1
+
+    reads = database.async_reads
+    assert reads is not None
+    _on_a_loop(work, reads)
+
+
+def test_requests_waiting_for_a_connection_are_released_when_it_fails(
+    database: db.Database, people: tuple[User, User], postgres_url: DatabaseURL
+) -> None:
+    """The database restarting under load: nobody waits for a connection forever."""
+    alice, _ = people
+    conninfo = postgres_url.reveal().replace("postgresql+psycopg://", "postgresql://")
+
+    def sleeping() -> service.Reading[Any]:
+        yield select(func.pg_sleep(30)), {}
+        return None
+
+    async def work(reads: AsyncReads) -> None:
+        await _opened(reads, count=2)
+        pids = [connection.info.backend_pid for connection, _ in reads._idle]
+        busy = [asyncio.ensure_future(reads.run(sleeping())) for _ in range(2)]
+        waiting = [
+            asyncio.ensure_future(reads.run(service.task_reading(alice.id, "2"))) for _ in range(5)
+        ]
+        await asyncio.sleep(0.3)
+        assert len(reads._waiting) == 5
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*busy, *waiting, return_exceptions=True), timeout=20
+        )
+        assert all(isinstance(outcome, Unavailable) for outcome in outcomes), outcomes
+        assert reads._count == 0 and not reads._waiting
 
     reads = database.async_reads
     assert reads is not None
@@ -369,3 +407,11 @@ def test_the_api_serves_task_gets_on_the_event_loop(
             (bobs,) = service.list_tasks(session, user_id=bob.id)
         other = client.get(f"/users/{alice.id}/tasks/{bobs.id}", headers=headers)
         assert other.status_code == 404
+    # The app started again (its lifespan once more): served on the loop again.
+    with TestClient(app) as client:
+        for _ in range(100):
+            again = client.get(url, headers=headers)
+            assert (again.status_code, again.content) == (200, first.content)
+            if app.state.database.async_reads.served:
+                break
+        assert app.state.database.async_reads.served

@@ -8,13 +8,16 @@ runtime (`db.Database.async_reads`), each statement compiled once by the engine'
 dialect and its rows read through its columns' own result processors, so a row is what
 the session would have returned.
 
-Only the plain case is served here. A connection is used only while fresh: used within
-`db.PING_AFTER_IDLE`, its socket quiet (a server saying goodbye makes it readable).
-With none ready (the first requests, the database down, a connection that failed),
-`run` raises `Unavailable` and the caller runs the same reading through a session
+Only the plain case is served here. A connection idle for longer than
+`db.PING_AFTER_IDLE` is pinged first, and one whose socket has something to read (a
+server saying goodbye) is dropped, as the session path's pool does. With none ready (the
+first requests, the database down, a connection that failed), `run` raises
+`Unavailable` and the caller runs the same reading through a session
 (`Database.session`), which owns retrying, the schema check and turning a failure into
-the user's error. A read changes nothing, so running it again there is harmless.
-Connections are opened in the background, one at a time, never on a request's time.
+the user's error; so do the requests that were waiting for a connection when one
+failed. A read changes nothing, so running it again there is harmless. Connections are
+opened in the background, one at a time, never on a request's time, up to the pool's
+size: a server process holds that many on top of its session pool.
 
 Autocommit, as the sync engine's connections (`pg_dialect`): each statement reads its
 own snapshot, as a read-only session's statements do.
@@ -46,8 +49,8 @@ _T = TypeVar("_T")
 # After a failed connection attempt, the next waits this long: during an outage the
 # requests go to the session path, whose own attempts say what is wrong.
 RECONNECT_AFTER = 1.0
-# Statements compiled and kept, by the statement object: the service's prebuilt ones
-# stay; a statement built per request (a UUID prefix) is compiled once and pushed out.
+# Statements compiled and kept, by the statement object, the least recently used pushed
+# out: the service's prebuilt ones stay; one built per request (a UUID prefix) goes.
 COMPILED_KEPT = 64
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 
@@ -152,12 +155,15 @@ class AsyncReads:
                 return result
 
     async def close(self) -> None:
-        """Close every idle connection (at shutdown); those in use close when returned."""
+        """Close every idle connection (at shutdown); those in use close when returned.
+        Whoever still waits for one goes to the session path."""
         if self._opening is not None:
             self._opening.cancel()
         idle, self._idle = self._idle, []
         self._size = 0
+        self._release_waiters()
         for connection, _ in idle:
+            self._count -= 1
             await connection.close()
 
     # --- connections ---------------------------------------------------------------------
@@ -166,13 +172,24 @@ class AsyncReads:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # Connections belong to the loop they were made on (a test client starts one
-            # per client): start afresh on this one.
+            # per client, one after the other; loops running at once are not supported):
+            # start afresh on this one.
             self._forget()
             self._reset(loop)
         while self._idle:
             connection, used = self._idle.pop()
-            if _fresh(connection, used):
+            quiet = _quiet(connection)
+            if quiet and time.monotonic() - used <= PING_AFTER_IDLE:
                 return connection
+            if quiet:
+                # Idle for a while: it may have died unheard (a network drop, an idle
+                # timeout), so a ping first, as the session path's pool does.
+                try:
+                    await connection.execute("SELECT 1")
+                except psycopg.Error:
+                    pass
+                else:
+                    return connection
             self._discard(connection)
         if self._count < self._size:
             self._open_later()
@@ -206,12 +223,15 @@ class AsyncReads:
     def _discard(self, connection: psycopg.AsyncConnection[Any]) -> None:
         self._count -= 1
         _finish(connection)
-        # Whoever waits for a connection gets none from this one: to the session path.
-        while self._waiting:
-            waiter = self._waiting.popleft()
+        # Those waiting would wait for a connection that may never come (the database
+        # may be down): they go to the session path, which says what is wrong.
+        self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        waiting, self._waiting = self._waiting, deque()
+        for waiter in waiting:
             if not waiter.done():
                 waiter.set_result(None)
-                return
 
     def _open_later(self) -> None:
         if self._opening is not None or time.monotonic() < self._retry_at:
@@ -223,9 +243,10 @@ class AsyncReads:
     async def _open(self) -> None:
         try:
             connection = await psycopg.AsyncConnection.connect(*self._cargs, **self._cparams)
-        except (psycopg.Error, OSError):
+        except Exception:  # the database down, or anything else: the session path says
             self._count -= 1
             self._retry_at = time.monotonic() + RECONNECT_AFTER
+            self._release_waiters()
             return
         finally:
             self._opening = None
@@ -239,7 +260,9 @@ class AsyncReads:
 
     def _compile(self, statement: Executable) -> _Compiled:
         compiled = self._compiled.get(statement)
-        if compiled is None:
+        if compiled is not None:
+            self._compiled.move_to_end(statement)
+        else:
             compiled = self._compiled[statement] = _compiled(statement, self._dialect)
             if len(self._compiled) > COMPILED_KEPT:
                 self._compiled.popitem(last=False)
@@ -252,12 +275,17 @@ def _compiled(statement: Executable, dialect: Any) -> _Compiled:
     if compiled.post_compile_params or compiled.literal_execute_params:
         raise ValueError("a statement with expanding parameters is not run on the event loop")
     processors = compiled._bind_processors
+    escaped = compiled.escaped_bind_names
 
     def binds(values: Mapping[str, Any]) -> dict[str, Any]:
-        bound: dict[str, Any] = compiled.construct_params(values)
+        # As SQLAlchemy's own execution: processed by their names, sent by the names
+        # the SQL spells them with.
+        bound: dict[str, Any] = compiled.construct_params(values, escape_names=False)
         for name, process in processors.items():
             if name in bound:
                 bound[name] = process(bound[name])
+        if escaped:
+            bound = {escaped.get(name, name): value for name, value in bound.items()}
         return bound
 
     columns = compiled._result_columns
@@ -284,14 +312,17 @@ def _row_reader(compiled: _Compiled, description: Sequence[Any], dialect: Any) -
     return row
 
 
-def _fresh(connection: psycopg.AsyncConnection[Any], used: float) -> bool:
-    if connection.closed or time.monotonic() - used > PING_AFTER_IDLE:
+def _quiet(connection: psycopg.AsyncConnection[Any]) -> bool:
+    """Open, and nothing to read on its socket: an idle connection hears from the server
+    only when it is being closed (a restart, `pg_terminate_backend`) or for a notice."""
+    if connection.closed:
         return False
     try:
-        heard, _, _ = select.select([connection.fileno()], [], [], 0)
+        poller = select.poll()  # not select(): it refuses descriptors above 1,023
+        poller.register(connection.fileno(), select.POLLIN)
+        return not poller.poll(0)
     except (OSError, ValueError):
         return False
-    return not heard
 
 
 def _finish(connection: psycopg.AsyncConnection[Any]) -> None:

@@ -210,8 +210,9 @@ class Database:
 
     async def aclose(self) -> None:
         """Close the event loop's connections (`async_reads`), then the pool's."""
-        if self._async_reads is not None:
-            await self._async_reads.close()
+        reads, self._async_reads = self._async_reads, None
+        if reads is not None:
+            await reads.close()
         self.dispose()
 
     def dispose(self) -> None:

@@ -91,7 +91,7 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def read(request: Request, reading: Callable[[], service.Reading[_T]]) -> _T:
-    """A reading's result: on the event loop where it can be (`db.AsyncReads`), else
+    """A reading's result: on the event loop where it can be (`todo_cli.async_reads`), else
     through a read-only session in a worker thread, which also says what is wrong
     when the database is."""
     database: db.Database = request.app.state.database

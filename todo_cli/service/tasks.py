@@ -270,7 +270,7 @@ def get_task(session: Session, *, user_id: uuid.UUID, ref: str) -> TaskRecord:
 
 def task_reading(user_id: uuid.UUID, ref: str) -> Reading[TaskRecord]:
     """`get_task` as the statements it runs (see `Reading`): a task GET runs it on the
-    event loop (`db.AsyncReads`), everything else through a session (`read`)."""
+    event loop (`todo_cli.async_reads`), everything else through a session (`read`)."""
     exact = exact_reference(ref)
     if exact is not None:
         column, value = exact
