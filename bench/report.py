@@ -475,9 +475,9 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
                 "SELECT on async psycopg, no ORM, no worker threads) reaches "
                 f"{lean['rps']:.0f} / {ceiling['rps']:.0f} req/s = "
                 f"{_x(ratio(lean['rps'], ceiling['rps']))}. The rest of the gap, "
-                f"{get['rps']:.0f} against {lean['rps']:.0f} req/s, is the ORM load, "
-                "FastAPI's dependency graph, the worker-thread hop of the sync service layer "
-                "and uvicorn's access log (on in `todo serve`, off in both references). "
+                f"{get['rps']:.0f} against {lean['rps']:.0f} req/s, is mostly FastAPI's "
+                "dependency graph (the token, the path, the query parameters checked) and "
+                "SQLAlchemy compiling nothing but binding and reading two statements. "
                 "0.5× would take a GET that does not reach the database (a cache, "
                 "which could answer with a task another process has changed)."
             )
