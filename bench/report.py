@@ -477,7 +477,7 @@ def _api_budgets(api: dict[str, Any]) -> list[Row]:
                 f"{_x(ratio(lean['rps'], ceiling['rps']))}. The rest of the gap, "
                 f"{get['rps']:.0f} against {lean['rps']:.0f} req/s, is mostly FastAPI's "
                 "dependency graph (the token, the path, the query parameters checked) and "
-                "SQLAlchemy compiling nothing but binding and reading two statements. "
+                "a second statement (the tags and notes, which the reference reads in one). "
                 "0.5× would take a GET that does not reach the database (a cache, "
                 "which could answer with a task another process has changed)."
             )
