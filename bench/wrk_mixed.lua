@@ -4,7 +4,8 @@
 --   no other request used, so every update really writes),
 --   10% delete of a task this thread created (a create when it has none), across many
 --   users, each request with that user's bearer token;
--- mode "get": GET of a random existing task; mode "bare": GET /bare (the ceiling).
+-- mode "get": GET of a random existing task; mode "list": the mix's list alone;
+-- mode "bare": GET /bare (the ceiling).
 -- THINK_MS > 0 adds a think time between a connection's requests, uniform in
 -- [0, 2 × THINK_MS]: never past uvicorn's 5 s keep-alive, which wrk would count as errors.
 -- done() prints one line "BENCH_JSON {...}" with counts, errors and latency percentiles.
@@ -58,6 +59,10 @@ function request()
    local task = u.tasks[math.random(#u.tasks)]
    if MODE == "get" then
       return wrk.format("GET", "/users/" .. u.id .. "/tasks/" .. task, headers(u.token))
+   end
+   if MODE == "list" then
+      return wrk.format("GET", "/users/" .. u.id .. "/tasks?completed=false&limit=50",
+         headers(u.token))
    end
    local r = math.random(100)
    if r <= 35 then

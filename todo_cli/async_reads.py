@@ -4,9 +4,10 @@ A GET through a session hops to a worker thread and back, and runs each statemen
 through SQLAlchemy's execution layer: most of what a request costs the server's CPU.
 Here the same reading (`service.tasks.Reading`: the service's own statements, every one
 scoped by the owner) runs on a few async psycopg connections owned by the database
-runtime (`db.Database.async_reads`), each statement compiled once by the engine's own
-dialect and its rows read through its columns' own result processors, so a row is what
-the session would have returned.
+runtime (`db.Database.async_reads`), each statement's shape compiled once by the
+engine's own dialect (by its cache key, as SQLAlchemy's own cache does), its values bound
+and its rows read through its columns' own processors, so a row is what the session
+would have returned.
 
 Only the plain case is served here. A connection idle for longer than
 `db.PING_AFTER_IDLE` is pinged first, and one whose socket has something to read (a
@@ -38,6 +39,7 @@ import psycopg
 
 from todo_cli.config import DatabaseURL
 from todo_cli.db import PING_AFTER_IDLE, pg_connect_args
+from todo_cli.models import PLAN_EACH_TIME
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -64,8 +66,7 @@ _RowReader = Callable[[Sequence[Any]], Any]
 
 @dataclass
 class _Compiled:
-    sql: str
-    binds: Callable[[Mapping[str, Any]], dict[str, Any]]
+    bind: Callable[[Mapping[str, Any], Sequence[Any] | None], tuple[str, Any]]
     shape: Any  # the rows' namedtuple class
     types: list[Any]  # the columns' SQLAlchemy types
     row: _RowReader | None = None  # once the first answer has told the columns' types
@@ -133,17 +134,16 @@ class AsyncReads:
     ) -> _T:
         statement, values = next(reading)
         while True:
+            compiled, extracted = self._compile(statement)
+            sql, bound = compiled.bind(values, extracted)
+            # A statement that must be planned for its values is never prepared.
+            prepare = False if statement.get_execution_options().get(PLAN_EACH_TIME) else None
             try:
-                compiled = self._compile(statement)
-            except ValueError as error:
-                raise Unavailable(str(error)) from error
-            try:
-                cursor = await connection.execute(compiled.sql, compiled.binds(values))
+                cursor = await connection.execute(sql, bound, prepare=prepare)
                 row = compiled.row
                 if row is None:
-                    row = compiled.row = _row_reader(
-                        compiled, cursor.description or (), self._dialect
-                    )
+                    description = cursor.description or ()
+                    row = compiled.row = _row_reader(compiled, description, self._dialect)
                 rows = [row(raw) for raw in await cursor.fetchall()]
             except psycopg.Error as error:
                 _finish(connection)
@@ -258,39 +258,57 @@ class AsyncReads:
 
     # --- statements ----------------------------------------------------------------------
 
-    def _compile(self, statement: Executable) -> _Compiled:
-        compiled = self._compiled.get(statement)
+    def _compile(self, statement: Executable) -> tuple[_Compiled, Sequence[Any] | None]:
+        """The compiled form of the statement's shape, and the values written into this
+        one (a query built per request compiles once per shape, as SQLAlchemy's own
+        cache does it, by the statement's cache key)."""
+        key = statement._generate_cache_key()  # type: ignore[attr-defined]
+        if key is None:  # a statement that cannot be cached
+            return _compiled(statement, self._dialect, None), None
+        compiled = self._compiled.get(key.key)
         if compiled is not None:
-            self._compiled.move_to_end(statement)
+            self._compiled.move_to_end(key.key)
         else:
-            compiled = self._compiled[statement] = _compiled(statement, self._dialect)
+            compiled = self._compiled[key.key] = _compiled(statement, self._dialect, key)
             if len(self._compiled) > COMPILED_KEPT:
                 self._compiled.popitem(last=False)
-        return compiled
+        return compiled, key.bindparams
 
 
-def _compiled(statement: Executable, dialect: Any) -> _Compiled:
+def _compiled(statement: Executable, dialect: Any, key: Any) -> _Compiled:
     """The statement's SQL for psycopg, how its values are bound, how a row is read."""
-    compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-    if compiled.post_compile_params or compiled.literal_execute_params:
-        raise ValueError("a statement with expanding parameters is not run on the event loop")
+    compiled: Any = statement._compiler(  # type: ignore[attr-defined]
+        dialect, cache_key=key, column_keys=None, for_executemany=False, schema_translate_map=None
+    )
     processors = compiled._bind_processors
     escaped = compiled.escaped_bind_names
+    expands = bool(compiled.post_compile_params or compiled.literal_execute_params)
 
-    def binds(values: Mapping[str, Any]) -> dict[str, Any]:
-        # As SQLAlchemy's own execution: processed by their names, sent by the names
-        # the SQL spells them with.
-        bound: dict[str, Any] = compiled.construct_params(values, escape_names=False)
-        for name, process in processors.items():
+    def bind(values: Mapping[str, Any], extracted: Sequence[Any] | None) -> tuple[str, Any]:
+        # As SQLAlchemy's own execution: the values of this statement, lists expanded
+        # into one parameter each (`IN (…)`), processed by their names and sent by the
+        # names the SQL spells them with.
+        bound: dict[str, Any] = compiled.construct_params(
+            values, extracted_parameters=extracted, escape_names=False
+        )
+        sql, process = compiled.string, processors
+        if expands:
+            state = compiled._process_parameters_for_postcompile(bound)
+            sql, bound, process = (
+                state.statement,
+                state.parameters,
+                {**processors, **state.processors},
+            )
+        for name, processor in process.items():
             if name in bound:
-                bound[name] = process(bound[name])
+                bound[name] = processor(bound[name])
         if escaped:
             bound = {escaped.get(name, name): value for name, value in bound.items()}
-        return bound
+        return sql, bound
 
     columns = compiled._result_columns
     shape = namedtuple("Row", [entry.keyname for entry in columns], rename=True)  # type: ignore[misc]
-    return _Compiled(compiled.string, binds, shape, [entry.type for entry in columns])
+    return _Compiled(bind, shape, [entry.type for entry in columns])
 
 
 def _row_reader(compiled: _Compiled, description: Sequence[Any], dialect: Any) -> _RowReader:
