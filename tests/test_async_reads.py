@@ -63,7 +63,11 @@ def people(database: db.Database) -> tuple[User, User]:
     return alice, bob
 
 
-def _on_a_loop(work: Callable[[AsyncReads], Awaitable[_T]], reads: AsyncReads) -> _T:
+def _on_a_loop(work: Callable[[AsyncReads], Awaitable[_T]], database: db.Database) -> _T:
+    """`work` on the database's event-loop reads, on a loop of its own, closed after."""
+    reads = database.async_reads
+    assert reads is not None
+
     async def main() -> _T:
         try:
             return await work(reads)
@@ -90,6 +94,15 @@ async def _opened(reads: AsyncReads, count: int = 1) -> None:
 def _select_one() -> service.Reading[Any]:
     rows = yield select(func.count()), {}
     return rows[0][0]
+
+
+def _sleeping() -> service.Reading[Any]:
+    yield select(func.pg_sleep(30)), {}
+    return None
+
+
+def _conninfo(url: DatabaseURL) -> str:
+    return url.reveal().replace("postgresql+psycopg://", "postgresql://")
 
 
 def _outcome(read: Callable[[], Any]) -> Any:
@@ -147,9 +160,7 @@ def test_every_kind_of_reference_reads_as_through_a_session(
         assert reads._idle  # the connection survived the errors
         return found
 
-    reads = database.async_reads
-    assert reads is not None
-    assert _on_a_loop(each, reads) == expected
+    assert _on_a_loop(each, database) == expected
 
 
 def test_an_ambiguous_prefix_is_the_same_error(
@@ -175,16 +186,14 @@ def test_an_ambiguous_prefix_is_the_same_error(
         except TodoError as error:
             return ("error", type(error).__name__, str(error), error.details)
 
-    reads = database.async_reads
-    assert reads is not None
-    assert _on_a_loop(once, reads) == expected
+    assert _on_a_loop(once, database) == expected
 
 
 def test_a_killed_connection_is_never_used_and_the_next_one_is_opened(
     database: db.Database, people: tuple[User, User], postgres_url: DatabaseURL
 ) -> None:
     alice, _ = people
-    conninfo = postgres_url.reveal().replace("postgresql+psycopg://", "postgresql://")
+    conninfo = _conninfo(postgres_url)
 
     async def work(reads: AsyncReads) -> None:
         await _opened(reads)
@@ -206,9 +215,7 @@ def test_a_killed_connection_is_never_used_and_the_next_one_is_opened(
         task = await reads.run(service.task_reading(alice.id, "2"))
         assert task.title == "Pay rent"
 
-    reads = database.async_reads
-    assert reads is not None
-    _on_a_loop(work, reads)
+    _on_a_loop(work, database)
 
 
 def test_an_idle_connection_is_pinged_before_use(
@@ -230,9 +237,7 @@ def test_an_idle_connection_is_pinged_before_use(
         assert not reads._idle and reads._opening is not None  # a new one on its way
         assert reads._count == 1
 
-    reads = database.async_reads
-    assert reads is not None
-    _on_a_loop(work, reads)
+    _on_a_loop(work, database)
 
 
 def test_requests_waiting_for_a_connection_are_released_when_it_fails(
@@ -240,16 +245,12 @@ def test_requests_waiting_for_a_connection_are_released_when_it_fails(
 ) -> None:
     """The database restarting under load: nobody waits for a connection forever."""
     alice, _ = people
-    conninfo = postgres_url.reveal().replace("postgresql+psycopg://", "postgresql://")
-
-    def sleeping() -> service.Reading[Any]:
-        yield select(func.pg_sleep(30)), {}
-        return None
+    conninfo = _conninfo(postgres_url)
 
     async def work(reads: AsyncReads) -> None:
         await _opened(reads, count=2)
         pids = [connection.info.backend_pid for connection, _ in reads._idle]
-        busy = [asyncio.ensure_future(reads.run(sleeping())) for _ in range(2)]
+        busy = [asyncio.ensure_future(reads.run(_sleeping())) for _ in range(2)]
         waiting = [
             asyncio.ensure_future(reads.run(service.task_reading(alice.id, "2"))) for _ in range(5)
         ]
@@ -264,9 +265,7 @@ def test_requests_waiting_for_a_connection_are_released_when_it_fails(
         assert all(isinstance(outcome, Unavailable) for outcome in outcomes), outcomes
         assert reads._count == 0 and not reads._waiting
 
-    reads = database.async_reads
-    assert reads is not None
-    _on_a_loop(work, reads)
+    _on_a_loop(work, database)
 
 
 def test_a_read_cancelled_mid_statement_leaves_nothing_running(
@@ -275,17 +274,13 @@ def test_a_read_cancelled_mid_statement_leaves_nothing_running(
     """A client that hangs up cancels its request: the statement must not go on running
     on the server, and the connection is either dropped or idle and used again."""
     alice, _ = people
-    conninfo = postgres_url.reveal().replace("postgresql+psycopg://", "postgresql://")
-
-    def sleeping() -> service.Reading[Any]:
-        yield select(func.pg_sleep(30)), {}
-        return None
+    conninfo = _conninfo(postgres_url)
 
     async def work(reads: AsyncReads) -> None:
         await _opened(reads)
         ((connection, _),) = reads._idle
         pid = connection.info.backend_pid
-        pending = asyncio.ensure_future(reads.run(sleeping()))
+        pending = asyncio.ensure_future(reads.run(_sleeping()))
         await asyncio.sleep(0.3)
         pending.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -301,9 +296,7 @@ def test_a_read_cancelled_mid_statement_leaves_nothing_running(
         assert (await reads.run(service.task_reading(alice.id, "2"))).number == 2
         assert reads._count <= 2
 
-    reads = database.async_reads
-    assert reads is not None
-    _on_a_loop(work, reads)
+    _on_a_loop(work, database)
 
 
 def test_a_driver_error_drops_the_connection_and_the_read_goes_to_a_session(
@@ -334,9 +327,7 @@ def test_a_driver_error_drops_the_connection_and_the_read_goes_to_a_session(
         assert len(reads._idle) == 1
         assert (await reads.run(service.task_reading(alice.id, "2"))).number == 2
 
-    reads = database.async_reads
-    assert reads is not None
-    _on_a_loop(work, reads)
+    _on_a_loop(work, database)
 
 
 def test_requests_beyond_the_connections_wait_for_one(
@@ -352,9 +343,7 @@ def test_requests_beyond_the_connections_wait_for_one(
         assert len(reads._idle) == 2
         return [task.number for task in tasks]
 
-    reads = database.async_reads
-    assert reads is not None
-    assert _on_a_loop(work, reads) == list(range(3, 33))
+    assert _on_a_loop(work, database) == list(range(3, 33))
 
 
 def test_a_database_not_ready_reads_through_a_session(
