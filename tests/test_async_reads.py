@@ -230,12 +230,61 @@ def test_an_idle_connection_is_pinged_before_use(
         served = reads.served
         assert (await reads.run(service.task_reading(alice.id, "2"))).number == 2
         assert reads.served == served + 1 and reads._idle[0][0] is connection
-        # Dead while idle, unheard: the ping fails, and the read goes to a session.
-        connection.pgconn.finish()
+
+        # Dead while idle, unheard (its socket quiet): the ping fails, and the read
+        # goes to a session.
+        async def dead(*args: Any, **kwargs: Any) -> Any:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(connection, "execute", dead)
         with pytest.raises(Unavailable):
             await reads.run(service.task_reading(alice.id, "2"))
         assert not reads._idle and reads._opening is not None  # a new one on its way
         assert reads._count == 1
+        await _opened(reads)
+        # Cancelled during the ping: the connection is kept, nothing is lost.
+        ((connection, _),) = reads._idle
+        pinging = asyncio.Event()
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            pinging.set()
+            await asyncio.sleep(30)
+
+        monkeypatch.setattr(connection, "execute", slow)
+        pending = asyncio.ensure_future(reads.run(service.task_reading(alice.id, "2")))
+        await pinging.wait()
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        assert reads._idle[0][0] is connection and reads._count == 1
+        monkeypatch.undo()
+        assert (await reads.run(service.task_reading(alice.id, "2"))).number == 2
+
+    _on_a_loop(work, database)
+
+
+def test_values_given_with_params_are_bound(database: db.Database) -> None:
+    def given() -> service.Reading[Any]:
+        rows = yield select(literal(1)).where(literal(7) == bindparam("v")).params(v=7), {}
+        return [tuple(row) for row in rows]
+
+    async def work(reads: AsyncReads) -> None:
+        await _opened(reads)
+        assert await reads.run(given()) == [(1,)]
+
+    _on_a_loop(work, database)
+
+
+def test_a_closed_pool_sends_every_read_to_a_session(
+    database: db.Database, people: tuple[User, User]
+) -> None:
+    alice, _ = people
+
+    async def work(reads: AsyncReads) -> None:
+        await _opened(reads)
+        await reads.close()
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(reads.run(service.task_reading(alice.id, "2")), timeout=5)
 
     _on_a_loop(work, database)
 
@@ -395,7 +444,9 @@ def test_the_api_serves_task_gets_on_the_event_loop(
             (bobs,) = service.list_tasks(session, user_id=bob.id)
         other = client.get(f"/users/{alice.id}/tasks/{bobs.id}", headers=headers)
         assert other.status_code == 404
-    # The app started again (its lifespan once more): served on the loop again.
+    # The app started again (its lifespan once more): a new pool, served on the loop.
+    closed = app.state.database._async_reads
+    assert closed is None
     with TestClient(app) as client:
         for _ in range(100):
             again = client.get(url, headers=headers)

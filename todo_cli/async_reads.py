@@ -66,7 +66,7 @@ _RowReader = Callable[[Sequence[Any]], Any]
 
 @dataclass
 class _Compiled:
-    bind: Callable[[Mapping[str, Any], Sequence[Any] | None], tuple[str, Any]]
+    bind: Callable[[Mapping[str, Any], Any], tuple[str, Any]]
     shape: Any  # the rows' namedtuple class
     types: list[Any]  # the columns' SQLAlchemy types
     row: _RowReader | None = None  # once the first answer has told the columns' types
@@ -112,16 +112,7 @@ class AsyncReads:
             result = await self._drive(connection, reading)
         except BaseException:
             reading.close()
-            # Cancelled while a statement was on its way, or a driver error: the
-            # connection's state is unknown. After the reading's own error, it is idle.
-            if (
-                connection.closed
-                or connection.broken
-                or connection.info.transaction_status != _IDLE
-            ):
-                self._discard(connection)
-            else:
-                self._give_back(connection)
+            self._settle(connection)
             raise
         self._give_back(connection)
         self.served += 1
@@ -134,8 +125,8 @@ class AsyncReads:
     ) -> _T:
         statement, values = next(reading)
         while True:
-            compiled, extracted = self._compile(statement)
-            sql, bound = compiled.bind(values, extracted)
+            compiled, key = self._compile(statement)
+            sql, bound = compiled.bind(values, key)
             # A statement that must be planned for its values is never prepared.
             prepare = False if statement.get_execution_options().get(PLAN_EACH_TIME) else None
             try:
@@ -188,9 +179,14 @@ class AsyncReads:
                     await connection.execute("SELECT 1")
                 except psycopg.Error:
                     pass
+                except BaseException:  # cancelled meanwhile: the connection is not lost
+                    self._settle(connection)
+                    raise
                 else:
                     return connection
             self._discard(connection)
+        if self._size == 0:
+            raise Unavailable("closed")
         if self._count < self._size:
             self._open_later()
             raise Unavailable("no connection ready yet")
@@ -208,6 +204,14 @@ class AsyncReads:
         if handed is None:
             raise Unavailable("a connection failed")
         return handed
+
+    def _settle(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        """After an error or a cancellation: used again if it is idle (the reading's own
+        error, a cancelled statement psycopg has cancelled on the server), else dropped."""
+        if connection.closed or connection.broken or connection.info.transaction_status != _IDLE:
+            self._discard(connection)
+        else:
+            self._give_back(connection)
 
     def _give_back(self, connection: psycopg.AsyncConnection[Any]) -> None:
         if connection.closed or self._count > self._size:  # failed, or closing down
@@ -243,10 +247,12 @@ class AsyncReads:
     async def _open(self) -> None:
         try:
             connection = await psycopg.AsyncConnection.connect(*self._cargs, **self._cparams)
-        except Exception:  # the database down, or anything else: the session path says
+        except BaseException as error:  # the database down, or cancelled at shutdown
             self._count -= 1
             self._retry_at = time.monotonic() + RECONNECT_AFTER
             self._release_waiters()
+            if not isinstance(error, Exception):
+                raise
             return
         finally:
             self._opening = None
@@ -258,7 +264,7 @@ class AsyncReads:
 
     # --- statements ----------------------------------------------------------------------
 
-    def _compile(self, statement: Executable) -> tuple[_Compiled, Sequence[Any] | None]:
+    def _compile(self, statement: Executable) -> tuple[_Compiled, Any]:
         """The compiled form of the statement's shape, and the values written into this
         one (a query built per request compiles once per shape, as SQLAlchemy's own
         cache does it, by the statement's cache key)."""
@@ -272,7 +278,7 @@ class AsyncReads:
             compiled = self._compiled[key.key] = _compiled(statement, self._dialect, key)
             if len(self._compiled) > COMPILED_KEPT:
                 self._compiled.popitem(last=False)
-        return compiled, key.bindparams
+        return compiled, key
 
 
 def _compiled(statement: Executable, dialect: Any, key: Any) -> _Compiled:
@@ -284,12 +290,17 @@ def _compiled(statement: Executable, dialect: Any, key: Any) -> _Compiled:
     escaped = compiled.escaped_bind_names
     expands = bool(compiled.post_compile_params or compiled.literal_execute_params)
 
-    def bind(values: Mapping[str, Any], extracted: Sequence[Any] | None) -> tuple[str, Any]:
-        # As SQLAlchemy's own execution: the values of this statement, lists expanded
-        # into one parameter each (`IN (…)`), processed by their names and sent by the
-        # names the SQL spells them with.
+    def bind(values: Mapping[str, Any], this: Any) -> tuple[str, Any]:
+        # As SQLAlchemy's own execution: the values of this statement (`this`, its cache
+        # key: the values written into it, and those given by `.params()`, which
+        # SQLAlchemy 2.1 keeps there), lists expanded into one parameter each
+        # (`IN (…)`), processed by their names and sent by the names the SQL spells.
+        given = getattr(this, "params", None)
         bound: dict[str, Any] = compiled.construct_params(
-            values, extracted_parameters=extracted, escape_names=False
+            values,
+            extracted_parameters=this.bindparams if this is not None else None,
+            escape_names=False,
+            **({"_collected_params": given} if given else {}),
         )
         sql, process = compiled.string, processors
         if expands:

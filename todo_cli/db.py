@@ -376,9 +376,13 @@ def _ping_when_stale(engine: Engine) -> None:
             return
         if time.monotonic() - used <= PING_AFTER_IDLE and not dbapi_connection.closed:
             try:
-                heard, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+                # poll(), not select(): select refuses descriptors above 1,023, which a
+                # server with a thousand clients has.
+                poller = select.poll()
+                poller.register(dbapi_connection.fileno(), select.POLLIN)
+                heard = bool(poller.poll(0))
             except (OSError, ValueError):
-                heard = [True]
+                heard = True
             if not heard:
                 return
         dialect = engine.dialect
