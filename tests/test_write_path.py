@@ -57,6 +57,9 @@ WRITERS: dict[str, Call] = {
 }
 READERS: dict[str, Call] = {
     "get_task": lambda s, u: service.get_task(s, user_id=u.id, ref="1"),
+    # The task GET's statements, as `todo serve` runs them (through a session here).
+    "task_reading": lambda s, u: service.read(s, service.task_reading(u.id, "1")),
+    "read": lambda s, u: service.read(s, service.task_reading(u.id, "2")),
     "list_tasks": lambda s, u: service.list_tasks(s, user_id=u.id, status="all"),
     "next_tasks": lambda s, u: service.next_tasks(s, user_id=u.id),
     "iter_tasks": lambda s, u: list(service.iter_tasks(s, user_id=u.id)),
@@ -74,6 +77,7 @@ USER_ADMIN = {"create_user", "delete_user", "ensure_user", "fill_time_zone"}
 # Pure helpers and constants: no session.
 NO_DATABASE = {
     "DESCRIPTION_MAX_LENGTH",
+    "Reading",
     "MIN_PREFIX_LENGTH",
     "Committed",
     "Logged",
