@@ -178,3 +178,26 @@ def test_each_filter_form_is_served_by_a_user_id_index(
     }
     for name, statement in statements.items():
         _assert_indexed(_plan(conninfo, statement), indexes, f"{form!r} ({name})")
+
+
+def _index_names(node: dict[str, Any]) -> set[str]:
+    names = {node["Index Name"]} if "Index Name" in node else set()
+    for child in node.get("Plans", []):
+        names |= _index_names(child)
+    return names
+
+
+@pytest.mark.parametrize("form", ["status:waiting", "wait.after:now"])
+def test_waiting_tasks_are_found_from_the_wait_index(
+    big: tuple[str, uuid.UUID, set[str]], form: str
+) -> None:
+    """Waiting tasks are a small share of the pending ones: found by the wait index
+    (migration 0006), not by reading every pending task."""
+    conninfo, user_id, _ = big
+    parsed = parse_filter(form, now=datetime(2026, 12, 1, 12, tzinfo=UTC), zone=ZoneInfo("UTC"))
+    count = (
+        select(func.count())
+        .select_from(Task)
+        .where(col(Task.user_id) == user_id, parsed.condition(user_id))
+    )
+    assert "ix_tasks_user_id_wait_pending" in _index_names(_plan(conninfo, count))

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 # Checking the schema means reading one row of `alembic_version` and comparing it with
 # this tuple, which is much cheaper than loading Alembic. A test keeps it in step with
 # the migration scripts.
-SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
+SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD_REVISION = SCHEMA_REVISIONS[-1]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

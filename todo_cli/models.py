@@ -137,8 +137,10 @@ class Task(_Model, table=True):
         # dialects when this module loads (~40 ms on every command). Alembic does not
         # compare index conditions; tests/test_migrations.py checks it in the database.
         Index("ix_tasks_user_id_created_at_id_pending", "user_id", "created_at", "id"),
-        # Partial too (migration 0005): pending tasks by due, done tasks by completion.
+        # Partial too (migrations 0005, 0006): pending tasks by due and by wait, done
+        # tasks by completion.
         Index("ix_tasks_user_id_due_pending", "user_id", "due"),
+        Index("ix_tasks_user_id_wait_pending", "user_id", "wait"),
         Index("ix_tasks_user_id_completed_at_done", "user_id", "completed_at"),
         Index(None, "user_id", "project"),
         CheckConstraint("number >= 1", name="number_positive"),
