@@ -766,8 +766,6 @@ class _Compiler:
             # De Morgan: a negated AND is an OR of the negations.
             conjunction = isinstance(node, And) != negated
             return and_(*parts) if conjunction else or_(*parts)
-        if isinstance(node, TagTerm):
-            return self._tag(node.tag, negated=negated)
         condition = self.leaf(node)
         if not negated:
             return condition
@@ -780,7 +778,15 @@ class _Compiler:
         if isinstance(node, TextTerm):
             return col(Task.search_text).like(f"%{_escaped(node.folded)}%", escape="\\")
         if isinstance(node, TagTerm):
-            return self._tag(node.tag, negated=False)
+            return exists(
+                select(col(TaskTag.tag))
+                .where(
+                    col(TaskTag.user_id) == self.user_id,
+                    col(TaskTag.task_id) == col(Task.id),
+                    col(TaskTag.tag) == node.tag,
+                )
+                .correlate(Task)
+            )
         if isinstance(node, StatusTerm):
             return self._status(node.statuses)
         if isinstance(node, DateTerm):
@@ -826,28 +832,6 @@ class _Compiler:
             due = col(Task.due)
             return and_(~col(Task.is_completed), due.is_not(None), due < self.now)
         raise TypeError(f"not a filter leaf: {node!r}")
-
-    def _tag(self, tag: str, *, negated: bool) -> ColumnElement[bool]:
-        """A tag as `id IN (its tasks)`, its absence as `NOT EXISTS`: the same rows.
-
-        `IN` lets SQLite start from the tag's entries in the (user_id, tag, task_id) index
-        where that is cheaper, a count or two tags, instead of probing for every pending
-        task (which EXISTS makes it do); PostgreSQL plans both as one semi-join. `NOT IN`
-        over a subquery never becomes an anti-join on PostgreSQL, `NOT EXISTS` does."""
-        if negated:
-            return ~exists(
-                select(col(TaskTag.tag))
-                .where(
-                    col(TaskTag.user_id) == self.user_id,
-                    col(TaskTag.task_id) == col(Task.id),
-                    col(TaskTag.tag) == tag,
-                )
-                .correlate(Task)
-            )
-        tagged = select(col(TaskTag.task_id)).where(
-            col(TaskTag.user_id) == self.user_id, col(TaskTag.tag) == tag
-        )
-        return col(Task.id).in_(tagged)
 
     def _status(self, statuses: frozenset[str]) -> ColumnElement[bool]:
         completed = col(Task.is_completed)
