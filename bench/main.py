@@ -98,8 +98,9 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
     parser.add_argument(
         "--against-part",
         action="append",
-        choices=("cli", "service"),
-        help="run only this part of the --against comparison (repeatable; default both)",
+        choices=("cli", "service", "api"),
+        help="run only this part of the --against comparison (repeatable; default cli and "
+        "service; api: each revision's `todo serve` under the mixed load, ~15 minutes)",
     )
     parser.add_argument("--runs", type=int, help="runs per CLI case / calls per service op")
     parser.add_argument(

@@ -10,6 +10,10 @@ with the tiny data set (`bench`, 100 pending tasks), and runs the same commands 
 in one interleaved loop (bench.runner): every round runs every case once, in a shuffled
 order. Reported per command and backend: medians, p95 and the ratio new/old, with a
 bootstrap interval of the ratio of medians (rounds resampled in pairs).
+
+Parts (`--against-part`): `cli` (above), `service` (the service writes on the large
+PostgreSQL set) and, only when asked for, `api` (each revision's `todo serve` under the
+API section's mixed load: issue 17's "mixed ≥ 1.6× the capacity before it").
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import io
 import json
 import random
 import re
+import secrets
 import shutil
+import statistics
 import subprocess
 import tarfile
 import tempfile
@@ -53,7 +59,9 @@ REV_DIR = CACHE_DIR / "revisions"
 COMMANDS = ("add", "done", "list", "list --json", "--help")
 BUDGET = 1.05  # new/old, same run
 INSTALL_VERSION = 1  # bump to rebuild every cached venv
-PARTS = ("cli", "service")
+PARTS = ("cli", "service", "api")
+# What `--against` runs unless told: the API part takes a quarter of an hour more.
+DEFAULT_PARTS = ("cli", "service")
 # The product's own distribution names, past and present: never a constraint.
 OURS = {"todo-cli", "todo-shared-tasks"}
 HEAD_PROBE = "from todo_cli.db import HEAD_REVISION; print(HEAD_REVISION)"
@@ -112,18 +120,19 @@ def _project_name() -> str:
     return str(data["project"]["name"]).lower().replace("_", "-")
 
 
-def install(label: str, rev: str, constraints: Path) -> Installed:
-    """REV's committed code in its own venv (cached by commit and constraints)."""
+def install(label: str, rev: str, constraints: Path, extras: tuple[str, ...] = ()) -> Installed:
+    """REV's committed code in its own venv (cached by commit, extras and constraints)."""
     sha = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
     subject = _git("log", "-1", "--format=%s", sha)
     # Keyed by what gets installed, so a commit that touches only bench/ or docs/ reuses it.
     trees = _git("rev-parse", *(f"{sha}:{part}" for part in PRODUCT_PATHS))
-    key = hashlib.sha1(trees.encode()).hexdigest()[:12]
+    key = hashlib.sha1(trees.encode()).hexdigest()[:12] + "".join(f"-{e}" for e in extras)
     base = REV_DIR / key
     venv = base / "venv"
     todo = venv / "bin" / "todo"
     marker = base / "installed.json"
     want = {"product": key, "constraints": constraints.name, "version": INSTALL_VERSION}
+    wanted = f"[{','.join(extras)}]" if extras else ""
     if marker.exists() and todo.exists() and json.loads(marker.read_text()) == want:
         log(f"revisions: {label} = {rev} ({sha[:12]}) already installed in {venv}")
         return Installed(label, rev, sha, subject, venv, str(todo))
@@ -140,7 +149,7 @@ def install(label: str, rev: str, constraints: Path) -> Installed:
     subprocess.run([PYTHON, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
     done = subprocess.run(
-        [*pip, "install", "--quiet", "--constraint", str(constraints), str(src)],
+        [*pip, "install", "--quiet", "--constraint", str(constraints), f"{src}{wanted}"],
         capture_output=True,
         text=True,
         check=False,
@@ -234,7 +243,7 @@ def run(opts: Options) -> dict[str, Any]:
     if not against:
         raise SystemExit("the revisions section needs --against REV")
     new_rev = opts.extra.get("new") or "HEAD"
-    parts = opts.extra.get("parts") or PARTS
+    parts = opts.extra.get("parts") or DEFAULT_PARTS
     constraints = _constraints()
     old = install("old", against, constraints)
     new = install("new", new_rev, constraints)
@@ -250,11 +259,13 @@ def run(opts: Options) -> dict[str, Any]:
         data.update({k: last[k] for k in PARTS if k in last and k not in parts})
     if "cli" in parts:
         data["cli"] = _cli(old, new, opts)
-    if "service" in parts:
+    for part, measure in (("service", _service), ("api", _api)):
+        if part not in parts:
+            continue
         if pg_available():
-            data["service"] = _service(old, new, opts)
+            data[part] = measure(old, new, opts)
         else:
-            log("PostgreSQL is not reachable: the service comparison is skipped")
+            log(f"PostgreSQL is not reachable: the {part} comparison is skipped")
     save_result("revisions", data)
     table = render(data)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -455,6 +466,134 @@ def _service(old: Installed, new: Installed, opts: Options) -> dict[str, Any]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def _api(old: Installed, new: Installed, opts: Options) -> dict[str, Any]:
+    """Each revision's `todo serve` under the API section's mixed closed loop, in rounds.
+
+    Issue 17 asks for the mixed 70/30 (real writes, `bench/wrk_mixed.lua`) against the
+    capacity before it, measured in one run: each server as installed (its own default
+    worker count) and the old one also with the new default's count, so the table tells
+    the worker default from the rest. Every run gets a fresh copy of the large
+    PostgreSQL set at its revision's schema head (the writes of one run never slow the
+    next), the same users and tokens, and the same seconds; the servers take turns in a
+    shuffled order each round.
+    """
+    from bench import api_bench
+    from todo_cli.cli.serve import available_cores
+
+    # Each revision's own FastAPI app: the api extra, in venvs of their own, so that the
+    # CLI part keeps measuring the CLI as installed without it.
+    constraints = _constraints()
+    old = install("old", old.rev, constraints, ("api",))
+    new = install("new", new.rev, constraints, ("api",))
+    spec = datagen.specs(opts.quick)["large"]
+    rounds = opts.pick(3, 1)
+    seconds = opts.api_duration or opts.pick(30, 8)
+    cores = available_cores()
+    home = Path(tempfile.mkdtemp(prefix="todo-bench-rev-api-"))
+    secret = secrets.token_hex(32)
+    rng = random.Random(opts.seed)
+    heads = {inst.label: _head_of(inst) for inst in (old, new)}
+    rows_key = spec.key_at(heads["new"])
+    servers = [
+        ("old", old, []),
+        (f"old, --workers {cores}", old, ["--workers", str(cores)]),
+        ("new", new, []),
+    ]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in servers}
+    made: set[str] = set()
+
+    def fresh_copy(inst: Installed) -> str:
+        def upgrade(url: str) -> None:
+            _todo(inst, _env(home, url), "db", "upgrade")
+
+        url = datagen.pg_copy(
+            spec,
+            opts.seed,
+            f"rev_api_{inst.label}",
+            revision=heads[inst.label],
+            upgrade=upgrade,
+            rows_key=rows_key,
+        )
+        made.add(url.rsplit("/", 1)[1])
+        return url
+
+    try:
+        users = api_bench._users(fresh_copy(old), 2000, rng)
+        data_file = home / "users.txt"
+        with open(data_file, "w") as f:
+            for user_id, task_ids in users:
+                token = api_bench._mint(user_id, secret)
+                f.write(f"{user_id} {token} {','.join(str(t) for t in task_ids)}\n")
+        first_user, first_tasks = users[0]
+        probe = f"/users/{first_user}/tasks/{first_tasks[0]}"
+        probe_token = api_bench._mint(first_user, secret)
+        for round_number in range(rounds):
+            order = list(servers)
+            rng.shuffle(order)
+            for name, inst, args in order:
+                env = {**_env(home, fresh_copy(inst)), "TODO_API_SECRET": secret}
+                command = " ".join(
+                    [inst.todo, "serve", "--host", "{host}", "--port", "{port}", *args]
+                )
+                with api_bench.Server(command, env, home, "/openapi.json") as server:
+                    status, body = api_bench.get(server.port, probe, probe_token)
+                    if status != 200:
+                        raise RuntimeError(f"{name}: GET of a known task answered {status}")
+                    api_bench.settle(server.port, probe, probe_token)
+                    log(f"revisions: api, round {round_number + 1}/{rounds}, {name}, {seconds}s")
+                    result = api_bench._wrk(server.port, home, data_file, "mixed", seconds)
+                runs[name].append(result)
+                log(
+                    f"  {name}: {result['rps']:.0f} req/s, "
+                    f"p95 {result['latency_ms']['p95']:.0f} ms, errors {result['errors']}"
+                )
+    finally:
+        if not opts.keep_db:
+            for database in made:
+                pg_drop(database)
+        shutil.rmtree(home, ignore_errors=True)
+    rows: dict[str, Any] = {}
+    for name, inst, args in servers:
+        rps = [r["rps"] for r in runs[name]]
+        rows[name] = {
+            "workers": int(args[1]) if args else _default_workers(inst, home, cores),
+            "rps": rps,
+            "rps_median": statistics.median(rps),
+            "p95_ms": [r["latency_ms"]["p95"] for r in runs[name]],
+            "errors": sum(r["errors"] for r in runs[name]),
+            # What the errors were: HTTP statuses of every run, and wrk's socket errors
+            # (a timeout is a request not answered within wrk's 10 s).
+            "statuses": [r["statuses"] for r in runs[name]],
+            "socket_errors": [r["socket_errors"] for r in runs[name]],
+        }
+    base = rows["old"]["rps_median"]
+    for row in rows.values():
+        row["ratio_to_old"] = ratio(row["rps_median"], base)
+    return {
+        "dataset": vars(spec),
+        "schema": heads,
+        "rounds": rounds,
+        "seconds": seconds,
+        "connections": api_bench.CONNECTIONS,
+        "cores": cores,
+        "servers": rows,
+    }
+
+
+def _default_workers(inst: Installed, home: Path, cores: int) -> int | None:
+    """How many workers the revision's `todo serve` starts unless told, from its help."""
+    env = {**_env(home), "COLUMNS": "200"}
+    done = subprocess.run(
+        [inst.todo, "serve", "--help"], capture_output=True, text=True, env=env, check=False
+    )
+    text = " ".join(done.stdout.split())
+    option = text[text.find("--workers") :]
+    if "one per CPU core" in option[:200]:
+        return cores
+    found = re.search(r"\[default: (\d+)\]", option[:300])
+    return int(found.group(1)) if found else None
+
+
 def _floor_database() -> str:
     """A one-row table: an UPDATE and COMMIT there is what any durable write costs."""
     import psycopg
@@ -544,6 +683,30 @@ def render(data: dict[str, Any]) -> str:
                 f"| {_f(row['old']['p95'], 2)} | {_f(row['new']['p95'], 2)} "
                 f"| {_f(row['new']['p99'], 2)} | {_f(row['ratio_median'], 3)} "
                 f"| {_f(row['ratio_p95'], 3)} |"
+            )
+        lines.append("")
+    api = data.get("api")
+    if api:
+        ds = api["dataset"]
+        lines += [
+            f"API: `todo serve` of each revision, the mixed closed loop (`bench/wrk_mixed.lua`:"
+            " 35% list of 50, 35% get, 10% each create, update to a new title and delete;"
+            f" real writes) with {api['connections']:,} connections,"
+            f" {api['seconds']:.0f} s per run, {api['rounds']} rounds in a shuffled order;"
+            f" each run on a fresh copy of PostgreSQL {ds['name']} ({ds['tasks']:,} tasks,"
+            f" schema {api['schema']['old']} / {api['schema']['new']}); {api['cores']}"
+            " cores. req/s of each run; ratio = median / the old server's as installed.",
+            "",
+            "| server | workers | req/s per run | median req/s | p95 ms per run | errors "
+            "| of which timeouts | ratio to old |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, row in api["servers"].items():
+            timeouts = sum(e.get("timeout", 0) for e in row.get("socket_errors", []))
+            lines.append(
+                f"| {name} | {row['workers'] or '?'} | {', '.join(f'{r:.0f}' for r in row['rps'])} "
+                f"| {row['rps_median']:.0f} | {', '.join(f'{p:.0f}' for p in row['p95_ms'])} "
+                f"| {row['errors']} | {timeouts} | {_f(row['ratio_to_old'], 2)}× |"
             )
         lines.append("")
     return "\n".join(lines)
