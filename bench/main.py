@@ -100,7 +100,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
         action="append",
         choices=("cli", "service", "api"),
         help="run only this part of the --against comparison (repeatable; default cli and "
-        "service; api: each revision's `todo serve` under the mixed load, ~15 minutes)",
+        "service; api: each revision's `todo serve` under the mixed load, ~9 minutes)",
     )
     parser.add_argument("--runs", type=int, help="runs per CLI case / calls per service op")
     parser.add_argument(

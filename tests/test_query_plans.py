@@ -98,7 +98,7 @@ def test_sqlite_finds_waiting_tasks_and_counts_the_default_from_the_wait_index(
         )
         compiled = statement.compile(engine)
         processors = cast(dict[str, Callable[[Any], Any]], compiled._bind_processors)
-        values = compiled.construct_params()
+        values = compiled.construct_params(escape_names=False)
         parameters = [
             processors[name](values[name]) if name in processors else values[name]
             for name in compiled.positiontup or ()

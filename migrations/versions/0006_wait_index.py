@@ -1,11 +1,11 @@
 """An index of each user's pending tasks by wait: waiting tasks and the default's count.
 
-`status:waiting` and `wait.after:…` ask for pending tasks whose wait lies ahead, a small
-share of a user's tasks that no other index finds: without this one every pending task is
-read. The default filter, pending and not waiting, is counted from it too: on SQLite the
-count reads only this index where it read every pending row (2.5× faster for a
-10,000-task user in `docs/performance.md` → *Filters*). Partial like the due index
-(migration 0005), spelled as the service's queries spell pending.
+`status:waiting` asks for pending tasks whose wait lies ahead, and `wait.…` for a range
+of waits: a small share of a user's tasks that no other index finds, so without this one
+every pending task is read. The default filter, pending and not waiting, is counted from
+it too: on SQLite the count reads only this index where it read every pending row (2.5×
+faster for a 10,000-task user, `docs/performance.md` → *Filters*). Partial like the due
+index (migration 0005), spelled as the service's queries spell pending.
 
 Revision ID: 0006
 Revises: 0005
