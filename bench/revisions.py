@@ -358,6 +358,31 @@ def _head_of(inst: Installed) -> str:
     return done.stdout.strip()
 
 
+def _copy_at_head(
+    inst: Installed,
+    spec: datagen.DatasetSpec,
+    opts: Options,
+    purpose: str,
+    head: str,
+    rows_key: str,
+    home: Path,
+) -> str:
+    """A fresh copy of `spec` at the revision's schema head, from a template that the
+    revision's own `todo db upgrade` migrated (the same rows on both sides: `rows_key`)."""
+
+    def upgrade(url: str) -> None:
+        _todo(inst, _env(home, url), "db", "upgrade")
+
+    return datagen.pg_copy(
+        spec,
+        opts.seed,
+        f"{purpose}_{inst.label}",
+        revision=head,
+        upgrade=upgrade,
+        rows_key=rows_key,
+    )
+
+
 def _service(old: Installed, new: Installed, opts: Options) -> dict[str, Any]:
     """Service writes of both revisions on copies of the large PostgreSQL set, interleaved.
 
@@ -378,17 +403,7 @@ def _service(old: Installed, new: Installed, opts: Options) -> dict[str, Any]:
         for inst in (old, new):
             log(f"revisions: copying PostgreSQL {spec.name} for {inst.label}'s service writes")
 
-            def upgrade(url: str, inst: Installed = inst) -> None:
-                _todo(inst, _env(home, url), "db", "upgrade")
-
-            url = datagen.pg_copy(
-                spec,
-                opts.seed,
-                f"svc_{inst.label}",
-                revision=heads[inst.label],
-                upgrade=upgrade,
-                rows_key=rows_key,
-            )
+            url = _copy_at_head(inst, spec, opts, "svc", heads[inst.label], rows_key, home)
             names.append(url.rsplit("/", 1)[1])
             _todo(inst, _env(home, url), "db", "current")  # the revision accepts its copy
             urls[inst.label] = url
@@ -503,17 +518,7 @@ def _api(old: Installed, new: Installed, opts: Options) -> dict[str, Any]:
     made: set[str] = set()
 
     def fresh_copy(inst: Installed) -> str:
-        def upgrade(url: str) -> None:
-            _todo(inst, _env(home, url), "db", "upgrade")
-
-        url = datagen.pg_copy(
-            spec,
-            opts.seed,
-            f"rev_api_{inst.label}",
-            revision=heads[inst.label],
-            upgrade=upgrade,
-            rows_key=rows_key,
-        )
+        url = _copy_at_head(inst, spec, opts, "rev_api", heads[inst.label], rows_key, home)
         made.add(url.rsplit("/", 1)[1])
         return url
 
