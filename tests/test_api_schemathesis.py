@@ -165,8 +165,12 @@ def postgres_app(new_database: Callable[[str], DatabaseURL]) -> FastAPI:
 
 
 # The app fixture lives across the examples of one operation on purpose: state builds up
-# as it would on a real server.
-_SHARED_APP = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+# as it would on a real server. Generating a task's body (its many optional, constrained
+# fields) takes longer than Hypothesis's wall-clock health check allows on a slow, shared
+# machine; what is tested is the answers, not how fast examples are made.
+_SHARED_APP = settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @SQLITE_SCHEMA.parametrize()
